@@ -1,0 +1,373 @@
+"""``config.toml`` -> frozen dataclasses. Every problem is reported, each with its key and line.
+
+The keys, defaults and help texts live in ``settings.py``; this module checks a file
+against them and builds the typed configuration the rest of maildesk reads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from maildesk.errors import ConfigError
+from maildesk.settings import SECTIONS, Section, Setting, Value, section
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_TAG = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
+_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@(\*|[A-Za-z0-9.-]+)$")
+_HOURS = re.compile(r"^\s*(\d\d:\d\d-\d\d:\d\d\s*(,\s*\d\d:\d\d-\d\d:\d\d\s*)*)?$")
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8025
+    protocol: Literal["smtp", "lmtp"] = "smtp"
+    max_message_bytes: int = 26214400
+
+
+@dataclass(frozen=True)
+class OutgoingConfig:
+    transport: Literal["file", "smtp"] = "file"
+    directory: Path = Path("outbox")
+    host: str = "localhost"
+    port: int = 587
+    tls: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password_env: str = "MAILDESK_SMTP_PASSWORD"
+    password_file: Path | None = None
+    timeout_seconds: int = 30
+
+    def password(self) -> str:
+        """The relay password from the environment or the credentials file ("" if none)."""
+        if self.password_env and os.environ.get(self.password_env):
+            return os.environ[self.password_env]
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return ""
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    hours: Mapping[str, str] = field(default_factory=dict)
+    holidays: tuple[date, ...] = ()
+    holidays_file: Path | None = None
+    first_response_hours: int = 24
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    name: str
+    addresses: tuple[str, ...]
+    tag: str
+    language: str
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    name: str
+    addresses: tuple[str, ...]
+    language: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None  # None: built-in defaults
+    base_dir: Path
+    database: Path
+    language: str
+    timezone: str
+    organization: str
+    secret_file: Path
+    secret_env: str
+    templates_dir: Path | None
+    reopen_days: int
+    log_level: str
+    listener: ListenerConfig
+    outgoing: OutgoingConfig
+    calendar: CalendarConfig
+    queues: tuple[QueueConfig, ...]
+    agents: tuple[AgentConfig, ...]
+
+    def queue(self, name: str) -> QueueConfig:
+        return next(q for q in self.queues if q.name == name)
+
+    def agent_addresses(self) -> frozenset[str]:
+        return frozenset(a.lower() for agent in self.agents for a in agent.addresses)
+
+
+def find_config_path(explicit: str | None, cwd: Path) -> Path | None:
+    """The file to read: --config, then $MAILDESK_CONFIG, ./config.toml, /etc/maildesk/config.toml."""
+    chosen = explicit or os.environ.get("MAILDESK_CONFIG")
+    if chosen:
+        return Path(chosen)
+    for candidate in (cwd / "config.toml", Path("/etc/maildesk/config.toml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: Path | None, *, cwd: Path | None = None) -> Config:
+    """Read and validate ``path`` (None: the built-in defaults, relative to ``cwd``)."""
+    if path is None:
+        return parse("", path=None, base_dir=(cwd or Path.cwd()))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text: {exc.reason}"]) from exc
+    return parse(text, path=path, base_dir=path.resolve().parent)
+
+
+def parse(text: str, *, path: Path | None, base_dir: Path) -> Config:
+    """Validate TOML ``text``; raises ConfigError listing every problem found."""
+    label = str(path) if path else "config.toml"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{label}: {exc}"]) from exc
+    checker = _Checker(text, label)
+    return checker.build(data, path, base_dir)
+
+
+class _Checker:
+    """Collects problems instead of stopping at the first, so an admin fixes them in one go."""
+
+    def __init__(self, text: str, label: str) -> None:
+        self.lines = text.splitlines()
+        self.label = label
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str, index: int | None = None) -> None:
+        line = self._line_of(where, index)
+        prefix = f"{self.label}:{line}" if line else self.label
+        self.problems.append(f"{prefix}: key '{where}': {message}")
+
+    def _line_of(self, dotted: str, index: int | None) -> int | None:
+        # tomllib keeps no positions; find the table header, then the key below it.
+        table, _, key = dotted.rpartition(".")
+        header = re.compile(rf"^\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
+        seen, start = -1, None
+        for number, line in enumerate(self.lines):
+            if header.match(line):
+                seen += 1
+                if index is None or seen == index:
+                    start = number
+                    break
+        if start is None:
+            return None
+        key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for number in range(start + 1, len(self.lines)):
+            if re.match(r"^\s*\[", self.lines[number]):
+                break
+            if key_re.match(self.lines[number]):
+                return number + 1
+        return start + 1
+
+    def table(self, data: Mapping[str, Any], sect: Section, index: int | None = None) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for key, raw in data.items():
+            where = f"{sect.name}.{key}"
+            setting = sect.get(key)
+            if setting is None:
+                known = ", ".join(s.key for s in sect.settings)
+                self.problem(where, f"unknown key (known keys: {known})", index)
+                continue
+            checked = self._value(where, setting, raw, index)
+            if checked is not None:
+                values[key] = checked
+        for setting in sect.settings:
+            values.setdefault(setting.key, setting.default)
+        return values
+
+    def _value(self, where: str, setting: Setting, raw: object, index: int | None) -> Value | None:
+        expected = type(setting.default)
+        if expected is int and (isinstance(raw, bool) or not isinstance(raw, int)):
+            self.problem(where, f"expected an integer, got {raw!r}", index)
+            return None
+        if expected is list:
+            if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+                self.problem(where, f"expected a list of strings, got {raw!r}", index)
+                return None
+            return cast(list[str], raw)
+        if expected is not int and not isinstance(raw, expected):
+            self.problem(where, f"expected {expected.__name__}, got {raw!r}", index)
+            return None
+        value = cast(Value, raw)
+        if setting.choices and value not in setting.choices:
+            choices = " | ".join(repr(c) for c in setting.choices)
+            self.problem(where, f"expected one of {choices}, got {raw!r}", index)
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            if setting.minimum is not None and value < setting.minimum:
+                self.problem(where, f"expected at least {setting.minimum}, got {value}", index)
+                return None
+            if setting.maximum is not None and value > setting.maximum:
+                self.problem(where, f"expected at most {setting.maximum}, got {value}", index)
+                return None
+        return value
+
+    def build(self, data: dict[str, Any], path: Path | None, base_dir: Path) -> Config:
+        known = {s.name for s in SECTIONS}
+        for name in data:
+            if name not in known:
+                self.problems.append(
+                    f"{self.label}: unknown table '{name}' (known: {', '.join(sorted(known))})"
+                )
+        scalars = {}
+        for sect in SECTIONS:
+            if sect.array:
+                continue
+            raw = data.get(sect.name, {})
+            if not isinstance(raw, dict):
+                self.problems.append(f"{self.label}: '{sect.name}' must be a table")
+                raw = {}
+            scalars[sect.name] = self.table(raw, sect)
+        queues = self._queues(data.get("queues"))
+        agents = self._agents(data.get("agents"))
+        general, listener, outgoing, cal = (
+            scalars["maildesk"],
+            scalars["listener"],
+            scalars["outgoing"],
+            scalars["calendar"],
+        )
+        self._check_general(general)
+        holidays = self._holidays(cal["holidays"])
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+            if not _HOURS.match(cal[day]):
+                self.problem(f"calendar.{day}", f"expected 'HH:MM-HH:MM[,HH:MM-HH:MM]', got {cal[day]!r}")
+        if outgoing["transport"] == "smtp" and outgoing["password_file"]:
+            secret = base_dir / outgoing["password_file"]
+            if not secret.is_file():
+                self.problem("outgoing.password_file", f"file not found: {secret}")
+        if self.problems:
+            raise ConfigError(self.problems)
+
+        def rel(value: str) -> Path:
+            return base_dir / value
+
+        return Config(
+            path=path,
+            base_dir=base_dir,
+            database=rel(general["database"]),
+            language=general["language"],
+            timezone=general["timezone"],
+            organization=general["organization"],
+            secret_file=rel(general["secret_file"]),
+            secret_env=general["secret_env"],
+            templates_dir=rel(general["templates_dir"]) if general["templates_dir"] else None,
+            reopen_days=general["reopen_days"],
+            log_level=general["log_level"],
+            listener=ListenerConfig(**listener),
+            outgoing=OutgoingConfig(
+                **{
+                    **outgoing,
+                    "directory": rel(outgoing["directory"]),
+                    "password_file": rel(outgoing["password_file"])
+                    if outgoing["password_file"]
+                    else None,
+                }
+            ),
+            calendar=CalendarConfig(
+                hours={d: cal[d] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                holidays=holidays,
+                holidays_file=rel(cal["holidays_file"]) if cal["holidays_file"] else None,
+                first_response_hours=cal["first_response_hours"],
+            ),
+            queues=tuple(
+                QueueConfig(q["name"], tuple(q["addresses"]), q["tag"], q["language"] or general["language"])
+                for q in queues
+            ),
+            agents=tuple(
+                AgentConfig(a["name"], tuple(x.lower() for x in a["addresses"]), a["language"] or general["language"])
+                for a in agents
+            ),
+        )
+
+    def _check_general(self, general: dict[str, Any]) -> None:
+        try:
+            ZoneInfo(general["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem("maildesk.timezone", f"unknown IANA time zone {general['timezone']!r}")
+
+    def _holidays(self, values: list[str]) -> tuple[date, ...]:
+        days = []
+        for value in values:
+            try:
+                days.append(date.fromisoformat(value))
+            except ValueError:
+                self.problem("calendar.holidays", f"expected YYYY-MM-DD, got {value!r}")
+        return tuple(days)
+
+    def _array(self, raw: object, name: str) -> list[dict[str, Any]]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+            self.problems.append(f"{self.label}: '{name}' must be written as [[{name}]] tables")
+            return []
+        sect = section(name)
+        return [self.table(t, sect, i) for i, t in enumerate(raw)]
+
+    def _queues(self, raw: object) -> list[dict[str, Any]]:
+        queues = self._array(raw, "queues") if raw is not None else [self.table({}, section("queues"))]
+        if raw is not None and not queues:
+            self.problems.append(f"{self.label}: at least one [[queues]] table is needed")
+        names: set[str] = set()
+        tags: set[str] = set()
+        for i, q in enumerate(queues):
+            if not _NAME.match(q["name"]):
+                self.problem("queues.name", f"expected lower-case letters, digits, - or _, got {q['name']!r}", i)
+            if q["name"] in names:
+                self.problem("queues.name", f"duplicate queue name {q['name']!r}", i)
+            names.add(q["name"])
+            if not _TAG.match(q["tag"]):
+                self.problem("queues.tag", f"expected upper-case letters and digits, got {q['tag']!r}", i)
+            if q["tag"] in tags:
+                self.problem("queues.tag", f"duplicate tag {q['tag']!r}", i)
+            tags.add(q["tag"])
+            if not q["addresses"]:
+                self.problem("queues.addresses", "expected at least one address", i)
+            for address in q["addresses"]:
+                if not _ADDRESS.match(address):
+                    self.problem("queues.addresses", f"not an address or local@* pattern: {address!r}", i)
+        return queues
+
+    def _agents(self, raw: object) -> list[dict[str, Any]]:
+        agents = self._array(raw, "agents")
+        for i, agent in enumerate(agents):
+            if not agent["addresses"]:
+                self.problem("agents.addresses", "expected at least one address", i)
+            for address in agent["addresses"]:
+                if "*" in address or not _ADDRESS.match(address):
+                    self.problem("agents.addresses", f"not an address: {address!r}", i)
+        return agents
+
+
+def address_matches(pattern: str, address: str) -> bool:
+    """Whether ``address`` is served by ``pattern``; 'info@*' matches info@ at any domain.
+
+    >>> address_matches("info@*", "INFO@uni.edu")
+    True
+    """
+    pattern, address = pattern.lower(), address.lower()
+    if pattern.endswith("@*"):
+        return address.rpartition("@")[0] == pattern[:-2] and "@" in address
+    return pattern == address
+
+
+def queue_for(config: Config, recipients: list[str]) -> tuple[QueueConfig, str] | None:
+    """The first queue in config order serving one of ``recipients``, with the address matched."""
+    for queue in config.queues:
+        for recipient in recipients:
+            if any(address_matches(p, recipient) for p in queue.addresses):
+                return queue, recipient.lower()
+    return None

@@ -1,0 +1,180 @@
+"""Raw bytes -> ParsedMail. The only module that imports mail-parser.
+
+mail-parser copes with the structural damage real mail carries (bad charsets, broken
+epilogues, RFC 2231 names, deep nesting); what it cannot read raises MalformedMail
+with a reason, and the pipeline quarantines the raw bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import unicodedata
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
+
+import mailparser
+
+from maildesk.errors import MalformedMail
+from maildesk.mail.htmltext import html_to_text
+from maildesk.mail.parsed import Address, Attachment, ParsedMail
+
+# mail-parser logs every part it does not render at WARNING; that is noise for a daemon.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+_MSGID = re.compile(r"<([^<>\s]{1,500})>")
+_MAX_FILENAME = 150
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Parse one RFC 5322 message; raises MalformedMail when it cannot be read."""
+    if not raw.strip():
+        raise MalformedMail("empty message")
+    try:
+        mp = mailparser.parse_from_bytes(raw)
+    except RecursionError as exc:
+        raise MalformedMail("broken MIME structure: nested too deeply") from exc
+    except Exception as exc:  # mail-parser raises many types; each means "unreadable"
+        if "nest" in str(exc).lower():
+            raise MalformedMail("broken MIME structure: nested too deeply") from exc
+        raise MalformedMail(f"cannot parse: {type(exc).__name__}: {exc}") from exc
+    message: Message = mp.message
+    if message is None or len(message.keys()) == 0:
+        raise MalformedMail("no header section")
+    defects = tuple(sorted(mp.defects_categories))
+
+    headers = tuple(
+        (name.lower(), _decode(value)) for name, value in message.items()
+    )
+    html = "\n".join(_text(p) for p in mp.text_html)
+    plain = "\n".join(_text(p) for p in mp.text_plain).strip()
+    # A multipart whose boundary never appears keeps its body as one unmanaged part:
+    # still the requester's words, so it becomes the text rather than being dropped.
+    unmanaged = "\n".join(_text(p) for p in mp.text_not_managed).strip()
+    text = plain or (html_to_text(html) if html else "") or unmanaged
+    return ParsedMail(
+        message_id=_first_id(_header(message, "message-id")),
+        subject=_clean_line(_header(message, "subject")),
+        sender=_sender(message),
+        to=_addresses(message, "to"),
+        cc=_addresses(message, "cc"),
+        reply_to=_addresses(message, "reply-to"),
+        in_reply_to=tuple(_MSGID.findall(_header(message, "in-reply-to"))),
+        references=tuple(_MSGID.findall(_header(message, "references"))),
+        date=_date(_header(message, "date")),
+        text=text,
+        html=html,
+        attachments=tuple(_attachments(mp.attachments)),
+        headers=headers,
+        content_type=message.get_content_type(),
+        defects=defects,
+    )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _decode(value: Any) -> str:
+    """A header value as text: RFC 2047 words decoded, unknown charsets replaced."""
+    if not isinstance(value, str):  # email.header.Header when 8-bit bytes were present
+        value = str(value)
+    try:
+        decoded = str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, ValueError, binascii.Error):
+        decoded = value
+    # Surrogates stand for undecodable 8-bit bytes; most such headers are UTF-8 or Latin-1.
+    if any("\udc80" <= ch <= "\udcff" for ch in decoded):
+        data = decoded.encode("utf-8", "surrogateescape")
+        try:
+            decoded = data.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = data.decode("latin-1")
+    return decoded
+
+
+def _header(message: Message, name: str) -> str:
+    value = message.get(name)
+    return "" if value is None else _decode(value)
+
+
+def _clean_line(value: str) -> str:
+    """One line of printable text: folded whitespace collapsed, control characters gone."""
+    value = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in value)
+    return " ".join(value.split())
+
+
+def _first_id(value: str) -> str:
+    found = _MSGID.search(value)
+    if found:
+        return found.group(1)
+    bare = value.strip()
+    return bare if bare and " " not in bare and len(bare) <= 500 else ""
+
+
+def _addresses(message: Message, name: str) -> tuple[Address, ...]:
+    values = [_decode(v) for v in message.get_all(name, [])]
+    found = []
+    for display, email in getaddresses(values):
+        email = email.strip().lower()
+        if "@" in email and not any(c.isspace() or ord(c) < 32 for c in email):
+            found.append(Address(email, _clean_line(display)))
+    return tuple(found)
+
+
+def _sender(message: Message) -> Address | None:
+    for name in ("from", "sender", "reply-to"):
+        found = _addresses(message, name)
+        if found:
+            return found[0]
+    return None
+
+
+def _date(value: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:  # "-0000" means unknown zone: RFC 5322 says read it as UTC
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _attachments(items: list[dict[str, Any]]) -> list[Attachment]:
+    found = []
+    for item in items:
+        payload = item.get("payload") or ""
+        if item.get("binary"):
+            try:
+                data = base64.b64decode(payload)
+            except (binascii.Error, ValueError):
+                data = payload.encode("utf-8", "replace")
+        else:
+            data = payload.encode("utf-8", "replace") if isinstance(payload, str) else bytes(payload)
+        found.append(
+            Attachment(
+                filename=safe_filename(_text(item.get("filename") or "attachment")),
+                content_type=_clean_line(_text(item.get("mail_content_type") or ""))[:100]
+                or "application/octet-stream",
+                payload=data,
+            )
+        )
+    return found
+
+
+def safe_filename(name: str) -> str:
+    """A file name that cannot name a path or carry control characters.
+
+    >>> safe_filename("../../etc/passwd")
+    'passwd'
+    """
+    name = _clean_line(name).replace("\\", "/").rsplit("/", 1)[-1].strip(" .")
+    if len(name) > _MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: _MAX_FILENAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 10 else name[:_MAX_FILENAME]
+    return name or "attachment"

@@ -1,0 +1,165 @@
+"""Every configuration key, declared once: its default, its type and its help text.
+
+``config.py`` validates against this table and ``maildesk init`` writes the documented
+``config.toml`` from it, so a key cannot exist without documentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+Value = str | int | float | bool | list[str]
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # the name inside its table
+    default: Value
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    example: bool = False  # written commented out by ``maildesk init`` (no useful default)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    help: str
+    settings: tuple[Setting, ...]
+    array: bool = False  # ``[[name]]``: a list of tables
+
+    def get(self, key: str) -> Setting | None:
+        return next((s for s in self.settings if s.key == key), None)
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+SECTIONS: Final[tuple[Section, ...]] = (
+    Section(
+        "maildesk",
+        "General settings. Relative paths are relative to this file's folder.",
+        (
+            Setting("database", "maildesk.db", "SQLite file holding tickets, raw mail and the outbox."),
+            Setting("language", "es", "Default language of mail sent to requesters.", ("es", "en")),
+            Setting("timezone", "America/Santo_Domingo", "IANA time zone of the business calendar."),
+            Setting("organization", "Mesa de servicio", "Name used in greetings and signatures."),
+            Setting(
+                "secret_file",
+                "maildesk.secret",
+                "File with the secret that signs our Message-IDs (created with mode 0600 when missing).",
+            ),
+            Setting(
+                "secret_env",
+                "MAILDESK_SECRET",
+                "Environment variable that, when set, holds the secret instead of secret_file.",
+            ),
+            Setting(
+                "templates_dir",
+                "",
+                "Folder with site templates ({lang}/name.txt.j2) that override the packaged ones.",
+            ),
+            Setting(
+                "reopen_days",
+                14,
+                "A follow-up to a closed ticket within this many days reopens it; later it opens"
+                " a new ticket linked to the old one.",
+                minimum=0,
+                maximum=3650,
+            ),
+            Setting("log_level", "info", "Log level.", ("debug", "info", "warning", "error")),
+        ),
+    ),
+    Section(
+        "listener",
+        "Inbound SMTP or LMTP listener (for the MTA, or for testing with any mail client).",
+        (
+            Setting("enabled", True, "Start the listener."),
+            Setting("host", "127.0.0.1", "Address to bind."),
+            Setting("port", 8025, "Port to bind.", minimum=1, maximum=65535),
+            Setting("protocol", "smtp", "Protocol spoken by the listener.", ("smtp", "lmtp")),
+            Setting(
+                "max_message_bytes",
+                26214400,
+                "Larger messages are refused with 552 before they are accepted.",
+                minimum=1024,
+            ),
+        ),
+    ),
+    Section(
+        "outgoing",
+        'How mail leaves. "file" writes .eml files into a folder (the embedded default);'
+        ' "smtp" delivers through a relay.',
+        (
+            Setting("transport", "file", "Transport for outgoing mail.", ("file", "smtp")),
+            Setting("directory", "outbox", "Folder for .eml files when transport is file."),
+            Setting("host", "localhost", "SMTP relay host.", example=True),
+            Setting("port", 587, "SMTP relay port.", minimum=1, maximum=65535, example=True),
+            Setting("tls", "starttls", "TLS towards the relay.", ("starttls", "tls", "none"), example=True),
+            Setting("username", "", "Relay login; empty for none.", example=True),
+            Setting(
+                "password_env",
+                "MAILDESK_SMTP_PASSWORD",
+                "Environment variable holding the relay password.",
+                example=True,
+            ),
+            Setting(
+                "password_file",
+                "",
+                "File holding the relay password (e.g. a systemd credential).",
+                example=True,
+            ),
+            Setting("timeout_seconds", 30, "Relay connection timeout.", minimum=1, maximum=600),
+        ),
+    ),
+    Section(
+        "calendar",
+        "Business hours: response commitments are counted in working hours.",
+        (
+            *(
+                Setting(
+                    day,
+                    "08:00-20:00" if day not in ("sat", "sun") else "",
+                    f"Working periods on {day}: 'HH:MM-HH:MM', several separated by commas; '' closed.",
+                )
+                for day in _DAYS
+            ),
+            Setting("holidays", [], "Holiday dates, YYYY-MM-DD."),
+            Setting("holidays_file", "", "A file of holidays: one date per line, or an ICS calendar."),
+            Setting(
+                "first_response_hours",
+                24,
+                "Working hours within which every request is answered or escalated.",
+                minimum=1,
+                maximum=10000,
+            ),
+        ),
+    ),
+    Section(
+        "queues",
+        "One [[queues]] table per mailbox. A message belongs to the first queue, in this order,"
+        " that has one of its recipients. 'info@*' means info@ at any domain.",
+        (
+            Setting("name", "info", "Short name of the queue (letters, digits, - and _)."),
+            Setting("addresses", ["info@*"], "Addresses served by this queue."),
+            Setting("tag", "INFO", "Subject tag prefix: [INFO#42]."),
+            Setting("language", "", "Language of this queue's mail; empty for [maildesk] language.", ("", "es", "en")),
+        ),
+        array=True,
+    ),
+    Section(
+        "agents",
+        "People who answer. Only these addresses may steer tickets.",
+        (
+            Setting("name", "", "Display name."),
+            Setting("addresses", [], "The agent's address and aliases."),
+            Setting("language", "", "Language of mail sent to this agent.", ("", "es", "en")),
+        ),
+        array=True,
+    ),
+)
+
+
+def section(name: str) -> Section:
+    return next(s for s in SECTIONS if s.name == name)

@@ -1,0 +1,139 @@
+"""The database schema as numbered migrations, applied in a transaction on every start."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("maildesk")
+
+
+@migrations(name="0001_initial")
+def _initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        CREATE TABLE tickets (
+            number INTEGER PRIMARY KEY AUTOINCREMENT,
+            queue TEXT NOT NULL,
+            queue_address TEXT NOT NULL,      -- where the requester wrote; we answer from it
+            state TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            requester TEXT NOT NULL,
+            requester_name TEXT NOT NULL,
+            language TEXT NOT NULL,
+            claimed_tag TEXT,                 -- a tag a stranger used when writing in
+            linked_to INTEGER REFERENCES tickets(number),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT
+        );
+        CREATE INDEX tickets_state ON tickets(state, queue);
+        CREATE INDEX tickets_requester ON tickets(requester);
+        CREATE INDEX tickets_updated ON tickets(updated_at);
+
+        CREATE TABLE participants (
+            ticket INTEGER NOT NULL REFERENCES tickets(number),
+            address TEXT NOT NULL,
+            role TEXT NOT NULL,               -- requester | cc
+            PRIMARY KEY (ticket, address)
+        ) WITHOUT ROWID;
+
+        -- Raw mail and attachments, stored once by content hash: one file to back up.
+        CREATE TABLE blobs (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            ticket INTEGER REFERENCES tickets(number),
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            kind TEXT NOT NULL,               -- human, auto-reply, bounce … or ack for ours
+            message_id TEXT NOT NULL,
+            dedupe_key TEXT,
+            from_addr TEXT NOT NULL,
+            from_name TEXT NOT NULL,
+            to_addrs TEXT NOT NULL,           -- JSON list
+            cc_addrs TEXT NOT NULL,           -- JSON list
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            sent_at TEXT,                     -- the Date header
+            received_at TEXT NOT NULL,
+            source TEXT NOT NULL,             -- smtp, lmtp, imap:<account>, maildesk
+            envelope_from TEXT,
+            raw_sha256 TEXT REFERENCES blobs(sha256),
+            note TEXT NOT NULL DEFAULT ''     -- classification reason, defects
+        );
+        CREATE UNIQUE INDEX messages_dedupe ON messages(dedupe_key) WHERE dedupe_key IS NOT NULL;
+        CREATE INDEX messages_message_id ON messages(message_id);
+        CREATE INDEX messages_ticket ON messages(ticket);
+
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            message INTEGER NOT NULL REFERENCES messages(id),
+            filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL REFERENCES blobs(sha256)
+        );
+        CREATE INDEX attachments_message ON attachments(message);
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ticket INTEGER REFERENCES tickets(number),
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX events_ticket ON events(ticket);
+
+        -- Written in the same transaction as the change that causes the mail (invariant 3).
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            ticket INTEGER REFERENCES tickets(number),
+            message INTEGER REFERENCES messages(id),
+            kind TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            mail_from TEXT NOT NULL,
+            rcpt_to TEXT NOT NULL,            -- JSON list
+            raw BLOB NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            envelope_from TEXT,
+            recipients TEXT NOT NULL,         -- JSON list
+            size INTEGER NOT NULL,
+            raw_sha256 TEXT NOT NULL REFERENCES blobs(sha256)
+        );
+        """
+    )
+
+
+def connect(path: str) -> Database:
+    """Open the store with the settings every connection needs, and migrate it."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    # WAL lets the CLI read while the daemon writes; FULL makes a commit durable before
+    # we answer 250 to the sending server, which then deletes its copy.
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    db = Database(conn)
+    migrations.apply(db)
+    return db

@@ -1,0 +1,337 @@
+"""The SQLite store: the one transaction that holds a message, and the queries around it.
+
+One ``Store`` is used by one thread at a time (the daemon's single writer); the CLI opens
+its own. Times are stored as UTC ISO-8601 text, which sorts as time does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from maildesk.model import State, Ticket
+from maildesk.store.schema import connect
+
+
+def iso(instant: datetime) -> str:
+    """UTC ISO-8601 text with a fixed width, so text order is time order."""
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    queue: str
+    queue_address: str
+    subject: str
+    requester: str
+    requester_name: str
+    language: str
+    claimed_tag: str | None
+    linked_to: int | None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    ticket: int | None
+    direction: str
+    kind: str
+    message_id: str
+    dedupe_key: str | None
+    from_addr: str
+    from_name: str
+    to_addrs: Sequence[str]
+    cc_addrs: Sequence[str]
+    subject: str
+    body: str
+    sent_at: datetime | None
+    source: str
+    envelope_from: str | None
+    raw_sha256: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    ticket: int | None
+    kind: str
+    message_id: str
+    mail_from: str
+    rcpt_to: Sequence[str]
+    raw: bytes
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = connect(str(path))
+        self.conn: sqlite3.Connection = self.db.conn
+        self.conn.row_factory = sqlite3.Row
+        self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT; everything inside lands together or not at all."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    # -- meta -------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- writes (inside a transaction) ------------------------------------------------
+
+    def put_blob(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self.conn.execute(
+            "INSERT OR IGNORE INTO blobs (sha256, size, data) VALUES (?, ?, ?)",
+            (digest, len(data), data),
+        )
+        return digest
+
+    def insert_ticket(self, new: NewTicket, now: datetime) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO tickets (queue, queue_address, state, subject, requester, requester_name,"
+            " language, claimed_tag, linked_to, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.queue,
+                new.queue_address,
+                State.NEW.value,
+                new.subject,
+                new.requester,
+                new.requester_name,
+                new.language,
+                new.claimed_tag,
+                new.linked_to,
+                iso(now),
+                iso(now),
+            ),
+        )
+        number = cursor.lastrowid
+        assert number is not None
+        self.add_participants(number, [new.requester], "requester")
+        return number
+
+    def add_participants(self, ticket: int, addresses: Iterable[str], role: str) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO participants (ticket, address, role) VALUES (?, ?, ?)",
+            [(ticket, a.lower(), role) for a in addresses],
+        )
+
+    def set_state(self, ticket: int, state: State, now: datetime) -> None:
+        closed_at = iso(now) if state.is_closed else None
+        self.conn.execute(
+            "UPDATE tickets SET state = ?, updated_at = ?,"
+            " closed_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END WHERE number = ?",
+            (state.value, iso(now), closed_at, closed_at, ticket),
+        )
+
+    def touch(self, ticket: int, now: datetime) -> None:
+        self.conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (iso(now), ticket))
+
+    def insert_message(self, msg: NewMessage, now: datetime) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO messages (ticket, direction, kind, message_id, dedupe_key, from_addr,"
+            " from_name, to_addrs, cc_addrs, subject, body, sent_at, received_at, source,"
+            " envelope_from, raw_sha256, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                msg.ticket,
+                msg.direction,
+                msg.kind,
+                msg.message_id,
+                msg.dedupe_key,
+                msg.from_addr,
+                msg.from_name,
+                json.dumps(list(msg.to_addrs)),
+                json.dumps(list(msg.cc_addrs)),
+                msg.subject,
+                msg.body,
+                iso(msg.sent_at) if msg.sent_at else None,
+                iso(now),
+                msg.source,
+                msg.envelope_from,
+                msg.raw_sha256,
+                msg.note,
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def add_attachment(self, message: int, filename: str, content_type: str, data: bytes) -> None:
+        digest = self.put_blob(data)
+        self.conn.execute(
+            "INSERT INTO attachments (message, filename, content_type, size, sha256)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (message, filename, content_type, len(data), digest),
+        )
+
+    def add_event(self, ticket: int | None, kind: str, detail: str, now: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO events (ticket, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (ticket, iso(now), kind, detail),
+        )
+
+    def enqueue(self, mail: OutgoingMail, message: int | None, now: datetime) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO outbox (ticket, message, kind, message_id, mail_from, rcpt_to, raw,"
+            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                mail.ticket,
+                message,
+                mail.kind,
+                mail.message_id,
+                mail.mail_from,
+                json.dumps(list(mail.rcpt_to)),
+                mail.raw,
+                iso(now),
+                iso(now),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def quarantine(
+        self,
+        raw: bytes,
+        *,
+        reason: str,
+        source: str,
+        envelope_from: str | None,
+        recipients: Sequence[str],
+        now: datetime,
+    ) -> int:
+        digest = self.put_blob(raw)
+        cursor = self.conn.execute(
+            "INSERT INTO quarantine (received_at, source, reason, envelope_from, recipients,"
+            " size, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (iso(now), source, reason, envelope_from, json.dumps(list(recipients)), len(raw), digest),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    # -- lookups used while threading --------------------------------------------------
+
+    def find_duplicate(self, dedupe_key: str) -> tuple[int, int | None] | None:
+        """(message id, ticket) of the message already stored under ``dedupe_key``."""
+        row = self.conn.execute(
+            "SELECT id, ticket FROM messages WHERE dedupe_key = ?", (dedupe_key,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def tickets(self, numbers: Sequence[int]) -> dict[int, Ticket]:
+        if not numbers:
+            return {}
+        marks = ",".join("?" * len(numbers))
+        rows = self.conn.execute(
+            f"SELECT * FROM tickets WHERE number IN ({marks})",  # noqa: S608 - only '?' marks
+            list(numbers),
+        ).fetchall()
+        people: dict[int, set[str]] = {}
+        for ticket, address in self.conn.execute(
+            f"SELECT ticket, address FROM participants WHERE ticket IN ({marks})",  # noqa: S608
+            list(numbers),
+        ):
+            people.setdefault(ticket, set()).add(address)
+        return {row["number"]: _ticket(row, frozenset(people.get(row["number"], ()))) for row in rows}
+
+    def tickets_of_message_ids(self, ids: Sequence[str]) -> list[int]:
+        """Tickets holding any of ``ids``, in the order the ids were given."""
+        found: list[int] = []
+        for message_id in ids[-50:]:  # a reference chain longer than 50 adds nothing
+            row = self.conn.execute(
+                "SELECT ticket FROM messages WHERE message_id = ? AND ticket IS NOT NULL"
+                " ORDER BY id DESC LIMIT 1",
+                (message_id,),
+            ).fetchone()
+            if row is not None and row[0] not in found:
+                found.append(row[0])
+        return found
+
+    # -- outbox --------------------------------------------------------------------------
+
+    def due_outbox(self, now: datetime, limit: int = 50) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (iso(now), limit),
+        ).fetchall()
+
+    def next_outbox_at(self) -> datetime | None:
+        row = self.conn.execute(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'"
+        ).fetchone()
+        return from_iso(row[0]) if row and row[0] else None
+
+    def outbox_sent(self, row_id: int, now: datetime) -> None:
+        self.conn.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
+            " last_error = '' WHERE id = ?",
+            (iso(now), row_id),
+        )
+
+    def outbox_retry(self, row_id: int, error: str, next_at: datetime) -> None:
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+            " WHERE id = ?",
+            (error[:500], iso(next_at), row_id),
+        )
+
+    def outbox_failed(self, row_id: int, error: str) -> None:
+        self.conn.execute(
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?"
+            " WHERE id = ?",
+            (error[:500], row_id),
+        )
+
+
+def _ticket(row: sqlite3.Row | dict[str, Any], participants: frozenset[str]) -> Ticket:
+    return Ticket(
+        number=row["number"],
+        queue=row["queue"],
+        state=State(row["state"]),
+        subject=row["subject"],
+        requester=row["requester"],
+        created_at=from_iso(row["created_at"]),
+        closed_at=from_iso(row["closed_at"]) if row["closed_at"] else None,
+        participants=participants,
+    )
