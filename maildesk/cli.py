@@ -1,0 +1,242 @@
+"""The ``maildesk`` command. The only place where errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from maildesk import __version__
+from maildesk.config import Config, find_config_path, load
+from maildesk.configfile import example_config
+from maildesk.errors import ConfigError, MaildeskError
+from maildesk.secret import load_secret, write_secret_file
+from maildesk.store import queries
+from maildesk.templates import Templates
+
+TEMPLATES_USED = ["ack.txt.j2"]
+
+
+class _Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.explicit = config_path
+
+    def config(self) -> Config:
+        return load(find_config_path(self.explicit, Path.cwd()), cwd=Path.cwd())
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"maildesk: {problem}", err=True)
+        sys.exit(2)
+    except MaildeskError as exc:
+        click.echo(f"maildesk: {exc}", err=True)
+        sys.exit(1)
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _tags(config: Config) -> dict[str, str]:
+    return {q.name: q.tag for q in config.queues}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="maildesk")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Configuration file. Default: $MAILDESK_CONFIG, ./config.toml, /etc/maildesk/config.toml,"
+    " else built-in defaults.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """maildesk: inbound mailboxes become tickets; mail is the interface."""
+    ctx.obj = _Context(config_path)
+
+
+@cli.command()
+@click.pass_obj
+def run(obj: _Context) -> None:
+    """Run the daemon: receive mail, thread it into tickets, send what is due."""
+    from maildesk.daemon import Daemon
+
+    with _errors():
+        config = obj.config()
+        logging.basicConfig(
+            level=config.log_level.upper(),
+            format="%(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        # aiosmtpd logs every SMTP command at INFO: that belongs in debugging only.
+        if config.log_level != "debug":
+            logging.getLogger("mail.log").setLevel(logging.WARNING)
+        problems = Templates(config.templates_dir, config.language).check(
+            TEMPLATES_USED, [q.language for q in config.queues]
+        )
+        if problems:
+            raise ConfigError(problems)
+        try:
+            daemon = Daemon(config)
+        except OSError as exc:
+            raise MaildeskError(f"cannot open {config.database}: {exc.strerror or exc}") from exc
+        try:
+            asyncio.run(daemon.run())
+        except OSError as exc:  # typically: the listener's address is in use
+            raise MaildeskError(
+                f"cannot listen on {config.listener.host}:{config.listener.port}: {exc.strerror or exc}"
+            ) from exc
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config.toml.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print the configuration instead.")
+def init(force: bool, to_stdout: bool) -> None:
+    """Write a documented config.toml and a new signing secret into this folder."""
+    text = example_config()
+    if to_stdout:
+        click.echo(text, nl=False)
+        return
+    target = Path("config.toml")
+    if target.exists() and not force:
+        click.echo("maildesk: config.toml exists; use --force to overwrite it", err=True)
+        sys.exit(1)
+    target.write_text(text, encoding="utf-8")
+    secret = Path("maildesk.secret")
+    if not secret.exists():
+        write_secret_file(secret)
+        click.echo(f"wrote {target} and {secret} (keep the secret private)")
+    else:
+        click.echo(f"wrote {target}; kept the existing {secret}")
+
+
+@cli.command()
+@click.pass_obj
+def check(obj: _Context) -> None:
+    """Validate the configuration and templates; print every problem with its key."""
+    with _errors():
+        config = obj.config()
+        problems = Templates(config.templates_dir, config.language).check(
+            TEMPLATES_USED, [q.language for q in config.queues]
+        )
+        try:
+            load_secret(config, create=False)
+        except ConfigError as exc:
+            if config.secret_file.exists() or not config.path:
+                problems += exc.problems
+        if config.outgoing.transport == "smtp" and config.outgoing.username and not config.outgoing.password():
+            problems.append(
+                "key 'outgoing.password_env': the relay needs a password: set "
+                f"${config.outgoing.password_env} or outgoing.password_file"
+            )
+        if problems:
+            raise ConfigError(problems)
+        click.echo(f"{config.path or 'built-in defaults'}: OK ({len(config.queues)} queue(s))")
+
+
+@cli.command()
+@click.option("--state", help="Only tickets in this state (new, open, pending, resolved, closed …).")
+@click.option("--queue", help="Only tickets of this queue.")
+@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def tickets(obj: _Context, state: str | None, queue: str | None, limit: int, as_json: bool) -> None:
+    """List tickets, newest first."""
+    with _errors():
+        config = obj.config()
+        with _readonly(config) as conn:
+            rows = queries.list_tickets(conn, _tags(config), state=state, queue=queue, limit=limit)
+        if as_json:
+            _emit(rows)
+            return
+        for row in rows:
+            click.echo(
+                f"{row['ref']:<12} {row['state']:<9} {row['message_count']:>3} msg  "
+                f"{row['requester']:<32} {row['subject'][:60]}"
+            )
+
+
+@cli.command()
+@click.argument("number", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def show(obj: _Context, number: int, as_json: bool) -> None:
+    """Show one ticket with its messages."""
+    with _errors():
+        config = obj.config()
+        with _readonly(config) as conn:
+            ticket = queries.ticket_detail(conn, _tags(config), number)
+        if ticket is None:
+            raise MaildeskError(f"no ticket {number}")
+        if as_json:
+            _emit(ticket)
+            return
+        click.echo(f"{ticket['ref']}  {ticket['subject']}")
+        click.echo(f"state {ticket['state']}, queue {ticket['queue']}, requester "
+                   f"{ticket['requester_name']} <{ticket['requester']}>, opened {ticket['created_at']}")
+        for message in ticket["messages"]:
+            arrow = "<-" if message["direction"] == "in" else "->"
+            click.echo(f"\n{arrow} {message['received_at']}  {message['from_addr']}  [{message['kind']}]")
+            click.echo(f"   {message['subject']}")
+            for attachment in message["attachments"]:
+                click.echo(f"   attachment: {attachment['filename']} ({attachment['size']} bytes)")
+            click.echo("   " + message["body"].strip().replace("\n", "\n   "))
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def quarantine(ctx: click.Context, as_json: bool) -> None:
+    """List mail that could not be processed (kept whole, with the reason)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: _Context = ctx.obj
+    with _errors():
+        config = obj.config()
+        with _readonly(config) as conn:
+            rows = queries.list_quarantine(conn)
+        if as_json:
+            _emit(rows)
+            return
+        for row in rows:
+            click.echo(f"{row['id']:>5}  {row['received_at']}  {row['size']:>9} bytes  {row['reason']}")
+
+
+@quarantine.command("raw")
+@click.argument("item", type=int)
+@click.pass_obj
+def quarantine_raw(obj: _Context, item: int) -> None:
+    """Write the raw bytes of quarantined message ITEM to standard output."""
+    with _errors():
+        config = obj.config()
+        with _readonly(config) as conn:
+            raw = queries.quarantined_raw(conn, item)
+        if raw is None:
+            raise MaildeskError(f"no quarantined message {item}")
+        sys.stdout.buffer.write(raw)
+
+
+@contextmanager
+def _readonly(config: Config) -> Iterator[Any]:
+    conn = queries.open_readonly(config.database)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    cli(prog_name="maildesk")

@@ -1,0 +1,56 @@
+"""The documented ``config.toml`` that ``maildesk init`` writes, generated from settings.py."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from maildesk.settings import SECTIONS, Setting, Value
+
+
+def _toml(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def _comment(text: str) -> list[str]:
+    return ["# " + line for line in textwrap.wrap(text, 86)]
+
+
+# Sections with no useful default are written as a commented example with these values.
+_SAMPLES: dict[str, dict[str, Value]] = {
+    "agents": {"name": "Ana Pérez", "addresses": ["ana.perez@example.edu"], "language": "es"},
+}
+
+
+def _setting(setting: Setting, sample: Value | None) -> list[str]:
+    lines = _comment(setting.help)
+    if setting.choices:
+        lines.append("# one of: " + ", ".join(_toml(c) for c in setting.choices))
+    prefix = "# " if sample is not None or setting.example else ""
+    value = setting.default if sample is None else sample
+    lines.append(f"{prefix}{setting.key} = {_toml(value)}")
+    return lines
+
+
+def example_config() -> str:
+    """The full, documented configuration with every default; it runs as it is."""
+    out = [
+        "# maildesk configuration. Every key is shown with its default value.",
+        "# Check it with: maildesk check --config config.toml",
+        "",
+    ]
+    for section in SECTIONS:
+        out += _comment(section.help)
+        samples = _SAMPLES.get(section.name)
+        header = f"[[{section.name}]]" if section.array else f"[{section.name}]"
+        out.append(("# " if samples else "") + header)
+        for setting in section.settings:
+            out += _setting(setting, None if samples is None else samples[setting.key])
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,335 @@
+"""accept(raw bytes) -> Stored | Duplicate | Quarantined, in one SQLite transaction.
+
+Every source (SMTP, LMTP, IMAP) calls ``accept`` and acknowledges the message to its
+sender only after it returns: by then the message, its ticket change, its event and the
+mail it causes are committed together (ARCHITECTURE.md invariants 1-3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from maildesk.clock import Clock
+from maildesk.config import Config, QueueConfig, address_matches, queue_for
+from maildesk.errors import MalformedMail
+from maildesk.mail.classify import Classification, classify
+from maildesk.mail.compose import Outgoing, compose
+from maildesk.mail.parse import parse
+from maildesk.mail.parsed import Address, ParsedMail
+from maildesk.mail.thread import (
+    Hit,
+    Via,
+    base_subject,
+    choose,
+    find_tag,
+    reply_subject,
+    sign_message_id,
+    signed_tickets,
+    strip_tags,
+)
+from maildesk.policy import schedule_rows
+from maildesk.store.store import NewMessage, NewTicket, OutgoingMail, Store
+from maildesk.templates import Templates
+from maildesk.workflow import Action, Decision, decide
+
+log = logging.getLogger(__name__)
+
+# Trace headers differ between two deliveries of the same message; they are left out
+# of the content hash so a retry or a second mailbox still counts as the same mail.
+_BODY_SPLIT = re.compile(rb"\r?\n\r?\n")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    mail_from: str | None  # SMTP MAIL FROM ("" for the null sender); None when unknown
+    recipients: Sequence[str]  # SMTP RCPT TO; empty for IMAP (the account names the queue)
+    source: str  # "smtp", "lmtp", "imap:info"
+    queue: str | None = None  # forced by the source (an IMAP account feeds one queue)
+
+
+@dataclass(frozen=True)
+class Stored:
+    ticket: int | None
+    action: Action
+    message_id: str
+    ref: str  # "INFO#42", or "" when the message joined no ticket
+    acknowledged: bool
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    ticket: int | None
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    quarantine_id: int
+    reason: str
+
+
+Outcome = Stored | Duplicate | Quarantined
+
+
+def dedupe_key(raw: bytes, mail: ParsedMail) -> str:
+    """Message-ID plus a hash of what the sender wrote (not of the trace headers)."""
+    parts = _BODY_SPLIT.split(raw, maxsplit=1)
+    body = parts[1] if len(parts) == 2 else b""
+    digest = hashlib.sha256()
+    if not mail.message_id:  # without an id, the visible headers tell two mails apart
+        for name in ("from", "date", "subject", "to"):
+            digest.update(mail.header(name).encode("utf-8", "replace") + b"\n")
+    digest.update(body.replace(b"\r\n", b"\n").rstrip())
+    return f"{mail.message_id}\n{digest.hexdigest()}"
+
+
+class Pipeline:
+    def __init__(
+        self, config: Config, store: Store, templates: Templates, clock: Clock, secret: bytes
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.templates = templates
+        self.clock = clock
+        self.secret = secret
+        self.tags = {q.tag for q in config.queues}
+        self.agents = config.agent_addresses()
+        self.own = [a for q in config.queues for a in q.addresses]
+
+    def route(self, recipients: Sequence[str]) -> tuple[QueueConfig, str] | None:
+        return queue_for(self.config, list(recipients))
+
+    def accept(self, raw: bytes, envelope: Envelope) -> Outcome:
+        now = self.clock.now()
+        try:
+            mail = parse(raw)
+        except MalformedMail as exc:
+            return self._quarantine(raw, envelope, str(exc), now)
+        sender = mail.sender or _envelope_address(envelope.mail_from)
+        if sender is None:
+            return self._quarantine(raw, envelope, "no sender address (From, Sender, Reply-To)", now)
+        key = dedupe_key(raw, mail)
+        duplicate = self.store.find_duplicate(key)
+        if duplicate is not None:
+            log.info("duplicate message-id=<%s> already stored", mail.message_id)
+            return Duplicate(duplicate[1], mail.message_id)
+        queue, queue_address = self._queue(mail, envelope)
+        kind = classify(mail, envelope_sender=envelope.mail_from, own_addresses=self.own)
+        choice = choose(self._hits(mail), sender.email, self.agents, queue.tag)
+        decision = decide(
+            choice,
+            now=now,
+            may_answer=kind.may_answer,
+            may_open_ticket=kind.may_open_ticket,
+            reopen_window=timedelta(days=self.config.reopen_days),
+        )
+        with self.store.transaction():
+            outcome = self._store(raw, mail, sender, envelope, key, kind, queue, queue_address, decision, now)
+        log.info(
+            "stored ticket=%s action=%s kind=%s message-id=<%s>%s",
+            outcome.ref or "-",
+            outcome.action.value,
+            kind.kind.value,
+            mail.message_id,
+            " acknowledged" if outcome.acknowledged else "",
+        )
+        return outcome
+
+    # -- steps -----------------------------------------------------------------------
+
+    def _queue(self, mail: ParsedMail, envelope: Envelope) -> tuple[QueueConfig, str]:
+        headers = [a.email for a in (*mail.to, *mail.cc)]
+        if envelope.queue is not None:
+            queue = self.config.queue(envelope.queue)
+            matched = next((h for h in headers if any(address_matches(p, h) for p in queue.addresses)), None)
+            return queue, matched or _concrete_address(queue)
+        routed = self.route(envelope.recipients) or self.route(headers)
+        if routed is None:  # the listener refuses such recipients; be safe anyway
+            queue = self.config.queues[0]
+            return queue, _concrete_address(queue)
+        return routed
+
+    def _hits(self, mail: ParsedMail) -> list[Hit]:
+        ids = [*mail.references, *mail.in_reply_to]
+        signed = signed_tickets(self.secret, ids)
+        stored = [n for n in self.store.tickets_of_message_ids(list(reversed(ids))) if n not in signed]
+        tag = find_tag(mail.subject, self.tags)
+        tagged = [tag.number] if tag and tag.number not in signed + stored else []
+        tickets = self.store.tickets(signed + stored + tagged)
+        hits = [Hit(tickets[n], Via.SIGNED_ID) for n in signed if n in tickets]
+        hits += [Hit(tickets[n], Via.STORED_ID) for n in stored if n in tickets]
+        if tag:
+            for n in tagged:
+                if n in tickets and self._tag_of(tickets[n].queue) == tag.prefix:
+                    hits.append(Hit(tickets[n], Via.TAG))
+        return hits
+
+    def _store(
+        self,
+        raw: bytes,
+        mail: ParsedMail,
+        sender: Address,
+        envelope: Envelope,
+        key: str,
+        kind: Classification,
+        queue: QueueConfig,
+        queue_address: str,
+        decision: Decision,
+        now: datetime,
+    ) -> Stored:
+        raw_sha = self.store.put_blob(raw)
+        ticket: int | None = decision.ticket.number if decision.ticket else None
+        if decision.opens_ticket:
+            ticket = self.store.insert_ticket(
+                NewTicket(
+                    queue=queue.name,
+                    queue_address=queue_address,
+                    subject=base_subject(strip_tags(mail.subject, self.tags)),
+                    requester=sender.email,
+                    requester_name=sender.name,
+                    language=queue.language,
+                    claimed_tag=str(decision.claimed) if decision.claimed else None,
+                    linked_to=decision.linked_to,
+                ),
+                now,
+            )
+        elif ticket is not None and decision.state is not None:
+            assert decision.ticket is not None
+            if decision.state is not decision.ticket.state:
+                self.store.set_state(ticket, decision.state, now)
+            else:
+                self.store.touch(ticket, now)
+        message = self.store.insert_message(
+            NewMessage(
+                ticket=ticket,
+                direction="in",
+                kind=kind.kind.value,
+                message_id=mail.message_id,
+                dedupe_key=key,
+                from_addr=sender.email,
+                from_name=sender.name,
+                to_addrs=[a.email for a in mail.to],
+                cc_addrs=[a.email for a in mail.cc],
+                subject=mail.subject,
+                body=mail.text,
+                sent_at=mail.date,
+                source=envelope.source,
+                envelope_from=envelope.mail_from,
+                raw_sha256=raw_sha,
+                note="; ".join(filter(None, [kind.reason, ", ".join(mail.defects)])),
+            ),
+            now,
+        )
+        for attachment in mail.attachments:
+            self.store.add_attachment(message, attachment.filename, attachment.content_type, attachment.payload)
+        ref = ""
+        if ticket is not None:
+            ref = f"{self._tag_of(decision.ticket.queue if decision.ticket and not decision.opens_ticket else queue.name)}#{ticket}"
+            if kind.may_answer:
+                others = [a.email for a in (*mail.to, *mail.cc) if not self._is_own(a.email)]
+                self.store.add_participants(ticket, [sender.email, *others], "cc")
+            self.store.add_event(ticket, decision.action.value, f"message <{mail.message_id}>", now)
+        if decision.acknowledge and ticket is not None:
+            self._acknowledge(ticket, mail, sender, queue, queue_address, now)
+        return Stored(ticket, decision.action, mail.message_id, ref, decision.acknowledge)
+
+    def _acknowledge(
+        self,
+        ticket: int,
+        mail: ParsedMail,
+        sender: Address,
+        queue: QueueConfig,
+        queue_address: str,
+        now: datetime,
+    ) -> None:
+        domain = queue_address.rpartition("@")[2]
+        message_id = sign_message_id(self.secret, ticket, "a", secrets.token_hex(6), domain)
+        subject = reply_subject(queue.tag, ticket, mail.subject, self.tags)
+        context: dict[str, Any] = {
+            "requester_name": sender.name,
+            "ref": f"{queue.tag}#{ticket}",
+            "tag": f"[{queue.tag}#{ticket}]",
+            "number": ticket,
+            "subject": base_subject(strip_tags(mail.subject, self.tags)),
+            "organization": self.config.organization,
+            "schedule": schedule_rows(self.config.calendar.hours),
+            "response_hours": self.config.calendar.first_response_hours,
+            "timezone": self.config.timezone,
+        }
+        body = self.templates.render("ack.txt.j2", queue.language, context)
+        from_addr = Address(queue_address, self.config.organization)
+        raw = compose(
+            Outgoing(
+                message_id=message_id,
+                from_addr=from_addr,
+                to=[sender],
+                subject=subject,
+                body=body,
+                date=now,
+                language=queue.language,
+                in_reply_to=mail.message_id,
+                references=mail.references,
+                auto_submitted="auto-replied",
+            )
+        )
+        message = self.store.insert_message(
+            NewMessage(
+                ticket=ticket,
+                direction="out",
+                kind="ack",
+                message_id=message_id,
+                dedupe_key=None,
+                from_addr=queue_address,
+                from_name=self.config.organization,
+                to_addrs=[sender.email],
+                cc_addrs=[],
+                subject=subject,
+                body=body,
+                sent_at=now,
+                source="maildesk",
+                envelope_from=queue_address,
+                raw_sha256=None,
+            ),
+            now,
+        )
+        self.store.enqueue(
+            OutgoingMail(ticket, "ack", message_id, queue_address, [sender.email], raw), message, now
+        )
+
+    def _quarantine(self, raw: bytes, envelope: Envelope, reason: str, now: datetime) -> Quarantined:
+        with self.store.transaction():
+            number = self.store.quarantine(
+                raw,
+                reason=reason,
+                source=envelope.source,
+                envelope_from=envelope.mail_from,
+                recipients=envelope.recipients,
+                now=now,
+            )
+        log.warning("quarantined id=%d source=%s reason=%s", number, envelope.source, reason)
+        return Quarantined(number, reason)
+
+    def _is_own(self, address: str) -> bool:
+        return any(address_matches(p, address) for p in self.own)
+
+    def _tag_of(self, queue_name: str) -> str:
+        # A queue removed from the config keeps its tickets; their tag falls back to the name.
+        return next((q.tag for q in self.config.queues if q.name == queue_name), queue_name.upper())
+
+
+def _envelope_address(mail_from: str | None) -> Address | None:
+    if mail_from and "@" in mail_from:
+        return Address(mail_from.strip("<>").lower())
+    return None
+
+
+def _concrete_address(queue: QueueConfig) -> str:
+    concrete = next((a for a in queue.addresses if not a.endswith("@*")), None)
+    return (concrete or queue.addresses[0].replace("@*", "@localhost")).lower()

@@ -1,0 +1,121 @@
+"""The SMTP/LMTP listener (aiosmtpd): 250 only after the commit, 451 on any fault of ours.
+
+aiosmtpd answers 500 when a hook raises, which makes the sending server bounce the mail
+to its author; a fault on our side must instead say "try again later" (451), so the
+sender keeps the message and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP
+
+from maildesk.config import ListenerConfig
+from maildesk.ingest.pipeline import Duplicate, Envelope, Outcome, Quarantined, Stored
+
+log = logging.getLogger(__name__)
+
+Accept = Callable[[bytes, Envelope], Awaitable[Outcome]]
+Route = Callable[[str], bool]
+
+TEMPORARY_FAILURE = "451 4.3.0 Temporary local problem, please try again later"
+
+
+class Handler:
+    def __init__(self, accept: Accept, serves: Route, protocol: str) -> None:
+        self.accept = accept
+        self.serves = serves
+        self.protocol = protocol
+        self.accepting = True
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if not self.accepting:
+            return "421 4.3.2 Service shutting down, please try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if not self.serves(address):
+            log.info("refused recipient %s: no queue serves it", _printable(address))
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        recipients = list(envelope.rcpt_tos)
+        try:
+            outcome = await self.accept(
+                bytes(envelope.original_content),
+                Envelope(envelope.mail_from, recipients, self.protocol),
+            )
+        except Exception:
+            log.exception("cannot store a message from %s; answered 451", _printable(envelope.mail_from))
+            return self._each(recipients, TEMPORARY_FAILURE)
+        return self._each(recipients, _accepted(outcome))
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("listener error: %s: %s", type(error).__name__, error)
+        return "451 4.3.0 Temporary local problem"
+
+    def _each(self, recipients: list[str], status: str) -> str:
+        # LMTP answers DATA once per recipient (RFC 2033); SMTP once.
+        if self.protocol == "lmtp":
+            return "\r\n".join([status] * max(1, len(recipients)))
+        return status
+
+
+def _accepted(outcome: Outcome) -> str:
+    if isinstance(outcome, Stored):
+        return f"250 2.0.0 OK {outcome.ref or 'recorded'}"
+    if isinstance(outcome, Duplicate):
+        return "250 2.0.0 OK already received"
+    assert isinstance(outcome, Quarantined)
+    return f"250 2.0.0 OK held for review ({outcome.quarantine_id})"
+
+
+def _printable(value: object) -> str:
+    return "".join(c if c.isprintable() else "?" for c in str(value))[:200]
+
+
+class _LoggingSize:
+    """Log the refusals aiosmtpd makes itself (size limits) as one clear line each."""
+
+    async def push(self, status: str) -> None:
+        if status.startswith("552"):
+            log.warning("refused a message over the size limit: %s", status)
+        await super().push(status)  # type: ignore[misc]
+
+
+class _SMTP(_LoggingSize, SMTP):  # type: ignore[misc]
+    # Lines over 998 octets break RFC 5322, yet real mailers send them; refusing with
+    # "500 line too long" would bounce the mail, so the limit is generous.
+    line_length_limit = 1 << 20
+
+
+class _LMTP(_LoggingSize, LMTP):  # type: ignore[misc]
+    line_length_limit = 1 << 20
+
+
+async def serve(config: ListenerConfig, handler: Handler, hostname: str) -> asyncio.Server:
+    """Start listening; raises OSError when the address cannot be bound."""
+    factory = _LMTP if config.protocol == "lmtp" else _SMTP
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: factory(
+            handler,
+            data_size_limit=config.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=hostname,
+            ident="maildesk",
+            timeout=300,
+        ),
+        host=config.host,
+        port=config.port,
+    )

@@ -1,0 +1,124 @@
+"""Deliver what the pipeline wrote to the outbox table: a folder of .eml files or a relay.
+
+Rows are marked sent only after delivery; a crash in between delivers again on restart
+(at-least-once), and the file transport names files by row id, so a repeat overwrites
+rather than duplicates. A relay outage delays mail with backoff; it never loses it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import smtplib
+import ssl
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from maildesk.config import OutgoingConfig
+from maildesk.errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+MAX_AGE = timedelta(days=5)  # like an MTA's queue lifetime: then it is reported failed
+_FIRST_RETRY = 30.0
+_LONGEST_WAIT = 3600.0
+
+
+class Transport(Protocol):
+    def send(self, row_id: int, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
+        """Deliver, or raise TransientError (retry later) or PermanentError (give up)."""
+        ...
+
+
+class FileTransport:
+    """The embedded default: every outgoing message becomes an .eml file in a folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, row_id: int, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            final = self.directory / f"{row_id:08d}.eml"
+            # Write then rename: a reader never sees half a message.
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise TransientError(f"cannot write to {self.directory}: {exc.strerror or exc}") from exc
+
+
+class SmtpTransport:
+    """Delivery through the institution's relay. TLS is never downgraded."""
+
+    def __init__(self, config: OutgoingConfig, local_hostname: str | None = None) -> None:
+        self.config = config
+        self.local_hostname = local_hostname
+
+    def send(self, row_id: int, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
+        cfg = self.config
+        try:
+            client: smtplib.SMTP
+            if cfg.tls == "tls":
+                client = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=cfg.timeout_seconds,
+                    context=ssl.create_default_context(), local_hostname=self.local_hostname,
+                )
+            else:
+                client = smtplib.SMTP(
+                    cfg.host, cfg.port, timeout=cfg.timeout_seconds, local_hostname=self.local_hostname
+                )
+            with client:
+                if cfg.tls == "starttls":
+                    client.starttls(context=ssl.create_default_context())  # raises if refused
+                if cfg.username:
+                    client.login(cfg.username, cfg.password())
+                refused = client.sendmail(mail_from, rcpt_to, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise _by_code(min(code for code, _ in exc.recipients.values()), str(exc.recipients)) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransientError(f"relay {cfg.host}:{cfg.port}: {exc}") from exc
+        if refused:
+            log.warning("relay refused some recipients of outbox row %d: %s", row_id, refused)
+
+
+def _by_code(code: int, text: str) -> TransientError | PermanentError:
+    message = f"{code} {text}"[:300]
+    return PermanentError(message) if 500 <= code < 600 else TransientError(message)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def make_transport(config: OutgoingConfig) -> Transport:
+    if config.transport == "smtp":
+        return SmtpTransport(config)
+    return FileTransport(config.directory)
+
+
+def next_attempt(now: datetime, attempts: int, rng: random.Random | None = None) -> datetime:
+    """When to try again after ``attempts`` failures: exponential, capped, with jitter.
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> next_attempt(t, 1, random.Random(0)) - t < timedelta(seconds=70)
+    True
+    """
+    base = min(_FIRST_RETRY * 2 ** max(attempts - 1, 0), _LONGEST_WAIT)
+    jitter = (rng or random).uniform(0.8, 1.2)  # noqa: S311 - spreading retries, not secrets
+    return now + timedelta(seconds=base * jitter)
+
+
+def recipients(row_rcpt: str) -> list[str]:
+    value = json.loads(row_rcpt)
+    return [str(v) for v in value]
