@@ -1,0 +1,53 @@
+"""Regenerate the README's CLI reference from ``maildesk --help`` (tests check it is current).
+
+Usage: python scripts/cli_reference.py [--check]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from maildesk.cli import cli
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
+
+
+def _helps(command: click.Command, path: list[str]) -> list[tuple[str, str]]:
+    with click.Context(command, info_name=" ".join(path)) as ctx:
+        found = [(" ".join(path), command.get_help(ctx))]
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None and not sub.hidden:
+                found += _helps(sub, [*path, name])
+    return found
+
+
+def reference() -> str:
+    blocks = []
+    for name, text in _helps(cli, ["maildesk"]):
+        blocks.append(f"### `{name}`\n\n```\n{text.rstrip()}\n```\n")
+    return "\n".join(blocks)
+
+
+def updated(readme: str) -> str:
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{reference()}{END}{tail}"
+
+
+def main() -> int:
+    current = README.read_text(encoding="utf-8")
+    fresh = updated(current)
+    if "--check" in sys.argv:
+        return 0 if fresh == current else 1
+    README.write_text(fresh, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
