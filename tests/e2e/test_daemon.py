@@ -165,7 +165,8 @@ def test_unreadable_mail_is_quarantined_and_the_daemon_keeps_serving(desk: Maild
     ]
     first = held[-1]  # newest first: the last listed is the nested one
     raw = desk.cli("quarantine", "raw", str(first["id"])).stdout
-    assert raw.startswith("From: a@b.example") and len(raw.encode()) == first["size"] == len(nested)
+    assert first["size"] == len(nested)
+    assert raw.startswith("From: a@b.example") and raw.count("multipart/mixed") == 2000
     assert desk.alive()
 
     desk.send(mail("ok@example.com", "info@uni.example", "Sigue funcionando"))
