@@ -112,16 +112,18 @@ class Pipeline:
             mail = parse(raw)
         except MalformedMail as exc:
             return self._quarantine(raw, envelope, str(exc), now)
+        kind = classify(mail, envelope_sender=envelope.mail_from, own_addresses=self.own)
         sender = mail.sender or _envelope_address(envelope.mail_from)
         if sender is None:
-            return self._quarantine(raw, envelope, "no sender address (From, Sender, Reply-To)", now)
+            if kind.may_open_ticket:
+                return self._quarantine(raw, envelope, "no sender address (From, Sender, Reply-To)", now)
+            sender = Address("")  # a bounce from nobody: recorded, never answered
         key = dedupe_key(raw, mail)
         duplicate = self.store.find_duplicate(key)
         if duplicate is not None:
             log.info("duplicate message-id=<%s> already stored", mail.message_id)
             return Duplicate(duplicate[1], mail.message_id)
         queue, queue_address = self._queue(mail, envelope)
-        kind = classify(mail, envelope_sender=envelope.mail_from, own_addresses=self.own)
         choice = choose(self._hits(mail), sender.email, self.agents, queue.tag)
         decision = decide(
             choice,

@@ -13,7 +13,7 @@ import logging
 import re
 import unicodedata
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
+from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
@@ -29,6 +29,7 @@ logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 _MSGID = re.compile(r"<([^<>\s]{1,500})>")
 _MAX_FILENAME = 150
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*")
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -81,20 +82,46 @@ def _text(value: Any) -> str:
 
 
 def _decode(value: Any) -> str:
-    """A header value as text: RFC 2047 words decoded, unknown charsets replaced."""
+    """A header value as text: RFC 2047 words decoded chunk by chunk, bad bytes replaced."""
     if not isinstance(value, str):  # email.header.Header when 8-bit bytes were present
         value = str(value)
     try:
-        decoded = str(make_header(decode_header(value)))
+        chunks = decode_header(value)
     except (LookupError, UnicodeError, ValueError, binascii.Error):
-        decoded = value
+        return _undo_surrogates(value)
+    text = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            text.append(chunk)
+        else:
+            text.append(_bytes_to_text(chunk, charset))
+    return _undo_surrogates("".join(text))
+
+
+def _bytes_to_text(data: bytes, charset: str | None) -> str:
+    name = (charset or "us-ascii").lower()
+    # Mail clients label GBK and GB18030 text as gb2312; the superset reads all three.
+    name = {"gb2312": "gb18030", "gbk": "gb18030", "unknown-8bit": "utf-8", "x-unknown": "utf-8"}.get(name, name)
+    try:
+        return data.decode(name)
+    except LookupError:
+        name = "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode(name if name != "utf-8" else "latin-1", "replace")
+
+
+def _undo_surrogates(decoded: str) -> str:
     # Surrogates stand for undecodable 8-bit bytes; most such headers are UTF-8 or Latin-1.
     if any("\udc80" <= ch <= "\udcff" for ch in decoded):
         data = decoded.encode("utf-8", "surrogateescape")
         try:
-            decoded = data.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError:
-            decoded = data.decode("latin-1")
+            return data.decode("latin-1")
     return decoded
 
 
@@ -122,8 +149,10 @@ def _addresses(message: Message, name: str) -> tuple[Address, ...]:
     found = []
     for display, email in getaddresses(values):
         email = email.strip().lower()
-        if "@" in email and not any(c.isspace() or ord(c) < 32 for c in email):
+        if _ADDR_SPEC.fullmatch(email):
             found.append(Address(email, _clean_line(display)))
+    if not found:  # "From: Big Bug bb@bug.com": no brackets, yet the address is plain to see
+        found = [Address(m.lower()) for m in _ADDR_SPEC.findall(" ".join(values))[:1]]
     return tuple(found)
 
 

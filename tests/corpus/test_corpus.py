@@ -1,0 +1,63 @@
+"""Every message of ../shared/corpus/ goes through the real pipeline without an unhandled error."""
+
+from __future__ import annotations
+
+import collections
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from maildesk.clock import FakeClock
+from maildesk.config import parse
+from maildesk.ingest.pipeline import Duplicate, Envelope, Pipeline, Quarantined, Stored
+from maildesk.store.store import Store
+from maildesk.templates import Templates
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def corpus_index() -> list[tuple[str, str]]:
+    index = CORPUS / "index.tsv"
+    if not index.is_file():
+        pytest.fail(f"the shared corpus is missing: {index}", pytrace=False)
+    rows = [line.split("\t") for line in index.read_text(encoding="utf-8").splitlines() if line]
+    return [(row[0], row[3]) for row in rows]
+
+
+def test_every_corpus_message_is_stored_or_quarantined_with_a_reason(tmp_path: Path) -> None:
+    config = parse("", path=None, base_dir=tmp_path)
+    store = Store(config.database)
+    pipeline = Pipeline(config, store, Templates(None, "es"), FakeClock(datetime(2026, 11, 20, tzinfo=UTC)),
+                        b"corpus-test-secret-0123456789")
+    outcomes: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    answered_machines = []
+    try:
+        entries = corpus_index()
+        assert len(entries) >= 300
+        for path, category in entries:
+            raw = (CORPUS / path).read_bytes()
+            try:
+                outcome = pipeline.accept(raw, Envelope(None, ["info@uni.example"], "corpus"))
+            except Exception as exc:  # the point of the test: report which file, then fail
+                pytest.fail(f"{path}: {type(exc).__name__}: {exc}")
+            if isinstance(outcome, Stored):
+                outcomes[category][outcome.action.value] += 1
+                if category == "bounce" and outcome.acknowledged:
+                    answered_machines.append(path)
+            elif isinstance(outcome, Duplicate):
+                outcomes[category]["duplicate"] += 1
+            else:
+                assert isinstance(outcome, Quarantined) and outcome.reason
+                outcomes[category]["quarantined"] += 1
+        quarantined = sum(c["quarantined"] for c in outcomes.values())
+        summary = {k: dict(v) for k, v in sorted(outcomes.items())}
+        assert quarantined <= 5, summary
+        assert not answered_machines, f"bounces acknowledged: {answered_machines}"
+        nameless = store.conn.execute(
+            "SELECT count(*) FROM messages WHERE direction = 'in' AND kind = 'human'"
+            " AND from_addr NOT LIKE '%_@_%'"
+        ).fetchone()[0]
+        assert nameless == 0  # every message a person wrote has a sender to answer
+    finally:
+        store.close()

@@ -1,0 +1,256 @@
+"""The ingest pipeline against a real SQLite store, with a fake clock."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from maildesk.clock import FakeClock
+from maildesk.config import Config, parse
+from maildesk.ingest.pipeline import Duplicate, Envelope, Pipeline, Quarantined, Stored
+from maildesk.store.store import Store
+from maildesk.templates import Templates
+from maildesk.workflow import Action
+
+SECRET = b"pipeline-test-secret-0123456789"
+CONFIG = """
+[[queues]]
+name = "info"
+addresses = ["info@uni.example"]
+tag = "INFO"
+
+[[queues]]
+name = "crm"
+addresses = ["crm@uni.example"]
+tag = "CRM"
+language = "en"
+
+[[agents]]
+name = "Berta"
+addresses = ["berta@uni.example"]
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return parse(CONFIG, path=None, base_dir=tmp_path)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 20, 14, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[Store]:
+    opened = Store(config.database)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def pipeline(config: Config, store: Store, clock: FakeClock) -> Pipeline:
+    return Pipeline(config, store, Templates(None, "es"), clock, SECRET)
+
+
+def build(
+    subject: str = "Consulta",
+    *,
+    sender: str = "Ana <ana@example.com>",
+    to: str = "info@uni.example",
+    message_id: str | None = "<m1@example.com>",
+    body: str = "Hola",
+    **headers: str,
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    if message_id:
+        message["Message-ID"] = message_id
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message.as_bytes()
+
+
+def smtp(*recipients: str) -> Envelope:
+    return Envelope("ana@example.com", list(recipients) or ["info@uni.example"], "smtp")
+
+
+def outbox(store: Store) -> list[sqlite3.Row]:
+    return store.conn.execute("SELECT * FROM outbox ORDER BY id").fetchall()
+
+
+def ack_id(store: Store) -> str:
+    return str(outbox(store)[-1]["message_id"])
+
+
+def stored(outcome: object) -> Stored:
+    assert isinstance(outcome, Stored), outcome
+    return outcome
+
+
+def test_a_new_request_commits_ticket_message_event_and_acknowledgement_together(
+    pipeline: Pipeline, store: Store
+) -> None:
+    outcome = stored(pipeline.accept(build(), smtp()))
+    assert (outcome.ticket, outcome.action, outcome.ref, outcome.acknowledged) == (1, Action.OPEN, "INFO#1", True)
+    rows = outbox(store)
+    assert len(rows) == 1 and rows[0]["kind"] == "ack" and rows[0]["state"] == "pending"
+    ack = email.message_from_bytes(rows[0]["raw"], policy=email.policy.default)
+    assert ack["Subject"] == "[INFO#1] Consulta"
+    counts = [store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+              for t in ("tickets", "messages", "events", "blobs")]
+    assert counts == [1, 2, 1, 1]
+
+
+def test_mid_transaction_failure_leaves_nothing_behind(
+    pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "enqueue", explode)
+    with pytest.raises(RuntimeError):
+        pipeline.accept(build(), smtp())
+    for table in ("tickets", "messages", "events", "outbox", "blobs"):
+        assert store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0  # noqa: S608
+    monkeypatch.undo()
+    assert stored(pipeline.accept(build(), smtp())).ticket == 1  # the retry is not a duplicate
+
+
+def test_threading_by_signed_id_survives_a_rewritten_subject(pipeline: Pipeline, store: Store) -> None:
+    pipeline.accept(build(), smtp())
+    reply = build("AW: something else entirely", message_id="<m2@example.com>",
+                  In_Reply_To=f"<{ack_id(store)}>")
+    outcome = stored(pipeline.accept(reply, smtp()))
+    assert (outcome.ticket, outcome.action, outcome.acknowledged) == (1, Action.APPEND, False)
+    assert len(outbox(store)) == 1
+
+
+def test_a_forged_signed_id_does_not_thread(pipeline: Pipeline, store: Store) -> None:
+    pipeline.accept(build(), smtp())
+    forged = ack_id(store).replace("md.1.", "md.2.", 1)
+    reply = build("Hola", sender="eve@evil.example", message_id="<e1@evil.example>", In_Reply_To=f"<{forged}>")
+    assert stored(pipeline.accept(reply, smtp())).action is Action.OPEN
+
+
+def test_participants_from_cc_may_use_the_tag_and_agents_too(pipeline: Pipeline) -> None:
+    pipeline.accept(build(Cc="Tutor <tutor@example.com>, info@uni.example"), smtp())
+    tutor = build("Re: [INFO#1] Consulta", sender="tutor@example.com", message_id="<t1@example.com>")
+    agent = build("Re: [INFO#1] Consulta", sender="berta@uni.example", message_id="<a1@uni.example>")
+    stranger = build("Re: [INFO#1] Consulta", sender="x@example.org", message_id="<x1@example.org>")
+    assert stored(pipeline.accept(tutor, smtp())).ticket == 1
+    assert stored(pipeline.accept(agent, smtp())).ticket == 1
+    assert stored(pipeline.accept(stranger, smtp())).ticket == 2
+
+
+def test_a_tag_of_another_queue_does_not_thread(pipeline: Pipeline) -> None:
+    pipeline.accept(build(), smtp())
+    wrong = build("Re: [CRM#1] Consulta", message_id="<w1@example.com>")
+    assert stored(pipeline.accept(wrong, smtp())).ticket == 2
+
+
+def test_closed_tickets_reopen_within_the_window_then_link(
+    pipeline: Pipeline, store: Store, clock: FakeClock
+) -> None:
+    pipeline.accept(build(), smtp())
+    with store.transaction():
+        store.conn.execute("UPDATE tickets SET state = 'closed', closed_at = ? WHERE number = 1",
+                           (clock.now().isoformat(),))
+    clock.advance(timedelta(days=13))
+    outcome = stored(pipeline.accept(build("Re: [INFO#1] Consulta", message_id="<r1@example.com>"), smtp()))
+    assert outcome.action is Action.REOPEN
+    assert store.conn.execute("SELECT state, closed_at FROM tickets WHERE number = 1").fetchone()[:] == (
+        "reopened", None)
+
+    with store.transaction():
+        store.conn.execute("UPDATE tickets SET state = 'closed', closed_at = ? WHERE number = 1",
+                           (clock.now().isoformat(),))
+    clock.advance(timedelta(days=15))
+    late = stored(pipeline.accept(build("Re: [INFO#1] Consulta", message_id="<r2@example.com>"), smtp()))
+    assert (late.action, late.ticket, late.acknowledged) == (Action.OPEN_LINKED, 2, True)
+    assert store.conn.execute("SELECT linked_to FROM tickets WHERE number = 2").fetchone()[0] == 1
+
+
+def test_duplicates_by_message_id_and_without_one_by_content(pipeline: Pipeline, store: Store) -> None:
+    raw = build()
+    assert isinstance(pipeline.accept(raw, smtp()), Stored)
+    # The second copy went through another relay: different trace headers, same mail.
+    relayed = b"Received: from relay2 by mx; Fri, 20 Nov 2026\r\n" + raw.replace(b"\n", b"\r\n")
+    assert isinstance(pipeline.accept(relayed, smtp()), Duplicate)
+    anonymous = build("Sin id", message_id=None, Date="Fri, 20 Nov 2026 10:00:00 +0000")
+    assert isinstance(pipeline.accept(anonymous, smtp()), Stored)
+    assert isinstance(pipeline.accept(anonymous, smtp()), Duplicate)
+    other_body = build("Sin id", message_id=None, Date="Fri, 20 Nov 2026 10:00:00 +0000", body="Otro")
+    assert isinstance(pipeline.accept(other_body, smtp()), Stored)
+    assert store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 3
+
+
+def test_attachments_are_stored_once_by_content(pipeline: Pipeline, store: Store) -> None:
+    message = EmailMessage()
+    message["From"] = "ana@example.com"
+    message["To"] = "info@uni.example"
+    message["Subject"] = "Documentos"
+    message.set_content("Adjunto")
+    pdf = b"%PDF-1.4 fake" * 100
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename="../../etc/passwd")
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename="copia.pdf")
+    pipeline.accept(message.as_bytes(), smtp())
+    rows = store.conn.execute("SELECT filename, size, sha256 FROM attachments ORDER BY id").fetchall()
+    assert [r["filename"] for r in rows] == ["passwd", "copia.pdf"]
+    assert rows[0]["sha256"] == rows[1]["sha256"] and rows[0]["size"] == len(pdf)
+    assert store.conn.execute("SELECT count(*) FROM blobs WHERE size = ?", (len(pdf),)).fetchone()[0] == 1
+
+
+def test_encoded_names_and_subjects_and_html_only_mail_read_as_text(pipeline: Pipeline, store: Store) -> None:
+    raw = (
+        b"From: =?ISO-8859-1?Q?Jos=E9_Mu=F1oz?= <jose@example.com>\r\n"
+        b"To: info@uni.example\r\n"
+        b"Subject: =?UTF-8?B?SW5zY3JpcGNpw7NuIGHDsW8gMjAyNw==?=\r\n"
+        b"Message-ID: <h1@example.com>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/html; charset=windows-1252\r\n\r\n"
+        b"<html><body><p>Buenos d\xedas,</p><p>quiero <b>inscribirme</b>.</p></body></html>\r\n"
+    )
+    outcome = stored(pipeline.accept(raw, smtp()))
+    row = store.conn.execute("SELECT requester_name, subject FROM tickets WHERE number = ?",
+                             (outcome.ticket,)).fetchone()
+    assert tuple(row) == ("José Muñoz", "Inscripción año 2027")
+    body = store.conn.execute("SELECT body FROM messages WHERE direction = 'in'").fetchone()[0]
+    assert body == "Buenos días,\n\nquiero inscribirme."
+
+
+def test_a_missing_from_falls_back_to_the_envelope_sender(pipeline: Pipeline, store: Store) -> None:
+    raw = b"To: info@uni.example\r\nSubject: sin remitente\r\n\r\nHola\r\n"
+    outcome = stored(pipeline.accept(raw, Envelope("juan@example.com", ["info@uni.example"], "smtp")))
+    assert store.conn.execute("SELECT requester FROM tickets WHERE number = ?",
+                              (outcome.ticket,)).fetchone()[0] == "juan@example.com"
+    # The null sender <> marks mail from a machine: recorded, never answered.
+    bounce = stored(pipeline.accept(raw.replace(b"sin", b"otro"), Envelope("", ["info@uni.example"], "smtp")))
+    assert (bounce.ticket, bounce.action, bounce.acknowledged) == (None, Action.RECORD, False)
+    # With no envelope to fall back on (an IMAP mailbox) a human message from nobody is held.
+    nobody = pipeline.accept(raw.replace(b"sin", b"ni"), Envelope(None, [], "imap:info", queue="info"))
+    assert isinstance(nobody, Quarantined) and nobody.reason.startswith("no sender address")
+
+
+def test_an_out_of_office_reply_is_recorded_but_never_answered(pipeline: Pipeline, store: Store) -> None:
+    pipeline.accept(build(), smtp())
+    ooo = build("Automatic reply: [INFO#1] Consulta", message_id="<ooo@example.com>",
+                Auto_Submitted="auto-replied")
+    outcome = stored(pipeline.accept(ooo, smtp()))
+    assert outcome.ticket == 1 and not outcome.acknowledged
+    untagged = build("Fuera de la oficina", sender="boss@example.com", message_id="<ooo2@example.com>",
+                     Auto_Submitted="auto-replied")
+    record = stored(pipeline.accept(untagged, smtp()))
+    assert (record.ticket, record.action) == (None, Action.RECORD)
+    assert len(outbox(store)) == 1
+    assert store.conn.execute("SELECT count(*) FROM messages WHERE ticket IS NULL").fetchone()[0] == 1
