@@ -17,7 +17,7 @@ START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
 
 
 def _helps(command: click.Command, path: list[str]) -> list[tuple[str, str]]:
-    with click.Context(command, info_name=" ".join(path)) as ctx:
+    with click.Context(command, info_name=" ".join(path), terminal_width=80) as ctx:
         found = [(" ".join(path), command.get_help(ctx))]
     if isinstance(command, click.Group):
         for name in command.list_commands(ctx):
