@@ -97,7 +97,8 @@ def run(obj: _Context) -> None:
             asyncio.run(daemon.run())
         except OSError as exc:  # typically: the listener's address is in use
             raise MaildeskError(
-                f"cannot listen on {config.listener.host}:{config.listener.port}: {exc.strerror or exc}"
+                f"cannot listen on {config.listener.host}:{config.listener.port}:"
+                f" {exc.strerror or exc}"
             ) from exc
 
 
@@ -137,7 +138,11 @@ def check(obj: _Context) -> None:
         except ConfigError as exc:
             if config.secret_file.exists() or not config.path:
                 problems += exc.problems
-        if config.outgoing.transport == "smtp" and config.outgoing.username and not config.outgoing.password():
+        if (
+            config.outgoing.transport == "smtp"
+            and config.outgoing.username
+            and not config.outgoing.password()
+        ):
             problems.append(
                 "key 'outgoing.password_env': the relay needs a password: set "
                 f"${config.outgoing.password_env} or outgoing.password_file"
@@ -148,7 +153,9 @@ def check(obj: _Context) -> None:
 
 
 @cli.command()
-@click.option("--state", help="Only tickets in this state (new, open, pending, resolved, closed …).")
+@click.option(
+    "--state", help="Only tickets in this state (new, open, pending, resolved, closed …)."
+)
 @click.option("--queue", help="Only tickets of this queue.")
 @click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -185,11 +192,15 @@ def show(obj: _Context, number: int, as_json: bool) -> None:
             _emit(ticket)
             return
         click.echo(f"{ticket['ref']}  {ticket['subject']}")
-        click.echo(f"state {ticket['state']}, queue {ticket['queue']}, requester "
-                   f"{ticket['requester_name']} <{ticket['requester']}>, opened {ticket['created_at']}")
+        click.echo(
+            f"state {ticket['state']}, queue {ticket['queue']}, requester "
+            f"{ticket['requester_name']} <{ticket['requester']}>, opened {ticket['created_at']}"
+        )
         for message in ticket["messages"]:
             arrow = "<-" if message["direction"] == "in" else "->"
-            click.echo(f"\n{arrow} {message['received_at']}  {message['from_addr']}  [{message['kind']}]")
+            click.echo(
+                f"\n{arrow} {message['received_at']}  {message['from_addr']}  [{message['kind']}]"
+            )
             click.echo(f"   {message['subject']}")
             for attachment in message["attachments"]:
                 click.echo(f"   attachment: {attachment['filename']} ({attachment['size']} bytes)")
@@ -212,7 +223,9 @@ def quarantine(ctx: click.Context, as_json: bool) -> None:
             _emit(rows)
             return
         for row in rows:
-            click.echo(f"{row['id']:>5}  {row['received_at']}  {row['size']:>9} bytes  {row['reason']}")
+            click.echo(
+                f"{row['id']:>5}  {row['received_at']}  {row['size']:>9} bytes  {row['reason']}"
+            )
 
 
 @quarantine.command("raw")

@@ -42,7 +42,7 @@ class OutgoingConfig:
     port: int = 587
     tls: Literal["starttls", "tls", "none"] = "starttls"
     username: str = ""
-    password_env: str = "MAILDESK_SMTP_PASSWORD"
+    password_env: str = "MAILDESK_SMTP_PASSWORD"  # noqa: S105 - a variable's name, not a secret
     password_file: Path | None = None
     timeout_seconds: int = 30
 
@@ -105,7 +105,7 @@ class Config:
 
 
 def find_config_path(explicit: str | None, cwd: Path) -> Path | None:
-    """The file to read: --config, then $MAILDESK_CONFIG, ./config.toml, /etc/maildesk/config.toml."""
+    """The file to read: --config, $MAILDESK_CONFIG, ./config.toml, /etc/maildesk/config.toml."""
     chosen = explicit or os.environ.get("MAILDESK_CONFIG")
     if chosen:
         return Path(chosen)
@@ -173,7 +173,9 @@ class _Checker:
                 return number + 1
         return start + 1
 
-    def table(self, data: Mapping[str, Any], sect: Section, index: int | None = None) -> dict[str, Any]:
+    def table(
+        self, data: Mapping[str, Any], sect: Section, index: int | None = None
+    ) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for key, raw in data.items():
             where = f"{sect.name}.{key}"
@@ -244,7 +246,9 @@ class _Checker:
         holidays = self._holidays(cal["holidays"])
         for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
             if not _HOURS.match(cal[day]):
-                self.problem(f"calendar.{day}", f"expected 'HH:MM-HH:MM[,HH:MM-HH:MM]', got {cal[day]!r}")
+                self.problem(
+                    f"calendar.{day}", f"expected 'HH:MM-HH:MM[,HH:MM-HH:MM]', got {cal[day]!r}"
+                )
         if outgoing["transport"] == "smtp" and outgoing["password_file"]:
             secret = base_dir / outgoing["password_file"]
             if not secret.is_file():
@@ -284,11 +288,17 @@ class _Checker:
                 first_response_hours=cal["first_response_hours"],
             ),
             queues=tuple(
-                QueueConfig(q["name"], tuple(q["addresses"]), q["tag"], q["language"] or general["language"])
+                QueueConfig(
+                    q["name"], tuple(q["addresses"]), q["tag"], q["language"] or general["language"]
+                )
                 for q in queues
             ),
             agents=tuple(
-                AgentConfig(a["name"], tuple(x.lower() for x in a["addresses"]), a["language"] or general["language"])
+                AgentConfig(
+                    a["name"],
+                    tuple(x.lower() for x in a["addresses"]),
+                    a["language"] or general["language"],
+                )
                 for a in agents
             ),
         )
@@ -318,19 +328,27 @@ class _Checker:
         return [self.table(t, sect, i) for i, t in enumerate(raw)]
 
     def _queues(self, raw: object) -> list[dict[str, Any]]:
-        queues = self._array(raw, "queues") if raw is not None else [self.table({}, section("queues"))]
+        queues = (
+            self._array(raw, "queues") if raw is not None else [self.table({}, section("queues"))]
+        )
         if raw is not None and not queues:
             self.problems.append(f"{self.label}: at least one [[queues]] table is needed")
         names: set[str] = set()
         tags: set[str] = set()
         for i, q in enumerate(queues):
             if not _NAME.match(q["name"]):
-                self.problem("queues.name", f"expected lower-case letters, digits, - or _, got {q['name']!r}", i)
+                self.problem(
+                    "queues.name",
+                    f"expected lower-case letters, digits, - or _, got {q['name']!r}",
+                    i,
+                )
             if q["name"] in names:
                 self.problem("queues.name", f"duplicate queue name {q['name']!r}", i)
             names.add(q["name"])
             if not _TAG.match(q["tag"]):
-                self.problem("queues.tag", f"expected upper-case letters and digits, got {q['tag']!r}", i)
+                self.problem(
+                    "queues.tag", f"expected upper-case letters and digits, got {q['tag']!r}", i
+                )
             if q["tag"] in tags:
                 self.problem("queues.tag", f"duplicate tag {q['tag']!r}", i)
             tags.add(q["tag"])
@@ -338,7 +356,9 @@ class _Checker:
                 self.problem("queues.addresses", "expected at least one address", i)
             for address in q["addresses"]:
                 if not _ADDRESS.match(address):
-                    self.problem("queues.addresses", f"not an address or local@* pattern: {address!r}", i)
+                    self.problem(
+                        "queues.addresses", f"not an address or local@* pattern: {address!r}", i
+                    )
         return queues
 
     def _agents(self, raw: object) -> list[dict[str, Any]]:

@@ -39,7 +39,9 @@ class Daemon:
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maildesk-writer")
         self.store = Store(config.database)
         self.templates = Templates(config.templates_dir, config.language)
-        self.pipeline = Pipeline(config, self.store, self.templates, self.clock, load_secret(config, create=True))
+        self.pipeline = Pipeline(
+            config, self.store, self.templates, self.clock, load_secret(config, create=True)
+        )
         self.transport: Transport = make_transport(config.outgoing)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -111,11 +113,24 @@ class Daemon:
             if not rows:
                 return
             for row in rows:
-                await self._deliver(row["id"], row["mail_from"], recipients(row["rcpt_to"]), row["raw"],
-                                    row["attempts"], row["created_at"])
+                await self._deliver(
+                    row["id"],
+                    row["mail_from"],
+                    recipients(row["rcpt_to"]),
+                    row["raw"],
+                    row["attempts"],
+                    row["created_at"],
+                )
 
-    async def _deliver(self, row_id: int, mail_from: str, rcpt: list[str], raw: bytes,
-                       attempts: int, created_at: str) -> None:
+    async def _deliver(
+        self,
+        row_id: int,
+        mail_from: str,
+        rcpt: list[str],
+        raw: bytes,
+        attempts: int,
+        created_at: str,
+    ) -> None:
         try:
             await asyncio.to_thread(self.transport.send, row_id, mail_from, rcpt, raw)
         except PermanentError as exc:
@@ -128,7 +143,9 @@ class Daemon:
                 await self._db(self.store.outbox_failed, row_id, f"expired: {exc}")
             else:
                 retry = next_attempt(now, attempts + 1)
-                log.warning("outbox row %d delayed: %s; next attempt %s", row_id, exc, retry.isoformat())
+                log.warning(
+                    "outbox row %d delayed: %s; next attempt %s", row_id, exc, retry.isoformat()
+                )
                 await self._db(self.store.outbox_retry, row_id, str(exc), retry)
         else:
             await self._db(self.store.outbox_sent, row_id, self.clock.now())

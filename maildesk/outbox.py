@@ -52,7 +52,9 @@ class FileTransport:
                 os.fsync(handle.fileno())
             os.replace(tmp, final)
         except OSError as exc:
-            raise TransientError(f"cannot write to {self.directory}: {exc.strerror or exc}") from exc
+            raise TransientError(
+                f"cannot write to {self.directory}: {exc.strerror or exc}"
+            ) from exc
 
 
 class SmtpTransport:
@@ -68,12 +70,18 @@ class SmtpTransport:
             client: smtplib.SMTP
             if cfg.tls == "tls":
                 client = smtplib.SMTP_SSL(
-                    cfg.host, cfg.port, timeout=cfg.timeout_seconds,
-                    context=ssl.create_default_context(), local_hostname=self.local_hostname,
+                    cfg.host,
+                    cfg.port,
+                    timeout=cfg.timeout_seconds,
+                    context=ssl.create_default_context(),
+                    local_hostname=self.local_hostname,
                 )
             else:
                 client = smtplib.SMTP(
-                    cfg.host, cfg.port, timeout=cfg.timeout_seconds, local_hostname=self.local_hostname
+                    cfg.host,
+                    cfg.port,
+                    timeout=cfg.timeout_seconds,
+                    local_hostname=self.local_hostname,
                 )
             with client:
                 if cfg.tls == "starttls":
@@ -82,7 +90,9 @@ class SmtpTransport:
                     client.login(cfg.username, cfg.password())
                 refused = client.sendmail(mail_from, rcpt_to, raw)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise _by_code(min(code for code, _ in exc.recipients.values()), str(exc.recipients)) from exc
+            raise _by_code(
+                min(code for code, _ in exc.recipients.values()), str(exc.recipients)
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
         except (smtplib.SMTPException, OSError) as exc:
@@ -115,7 +125,7 @@ def next_attempt(now: datetime, attempts: int, rng: random.Random | None = None)
     True
     """
     base = min(_FIRST_RETRY * 2 ** max(attempts - 1, 0), _LONGEST_WAIT)
-    jitter = (rng or random).uniform(0.8, 1.2)  # noqa: S311 - spreading retries, not secrets
+    jitter = (rng or random).uniform(0.8, 1.2)
     return now + timedelta(seconds=base * jitter)
 
 

@@ -41,14 +41,19 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "maildesk",
         "General settings. Relative paths are relative to this file's folder.",
         (
-            Setting("database", "maildesk.db", "SQLite file holding tickets, raw mail and the outbox."),
+            Setting(
+                "database", "maildesk.db", "SQLite file holding tickets, raw mail and the outbox."
+            ),
             Setting("language", "es", "Default language of mail sent to requesters.", ("es", "en")),
-            Setting("timezone", "America/Santo_Domingo", "IANA time zone of the business calendar."),
+            Setting(
+                "timezone", "America/Santo_Domingo", "IANA time zone of the business calendar."
+            ),
             Setting("organization", "Mesa de servicio", "Name used in greetings and signatures."),
             Setting(
                 "secret_file",
                 "maildesk.secret",
-                "File with the secret that signs our Message-IDs (created with mode 0600 when missing).",
+                "File with the secret that signs our Message-IDs"
+                " (created with mode 0600 when missing).",
             ),
             Setting(
                 "secret_env",
@@ -96,7 +101,13 @@ SECTIONS: Final[tuple[Section, ...]] = (
             Setting("directory", "outbox", "Folder for .eml files when transport is file."),
             Setting("host", "localhost", "SMTP relay host.", example=True),
             Setting("port", 587, "SMTP relay port.", minimum=1, maximum=65535, example=True),
-            Setting("tls", "starttls", "TLS towards the relay.", ("starttls", "tls", "none"), example=True),
+            Setting(
+                "tls",
+                "starttls",
+                "TLS towards the relay.",
+                ("starttls", "tls", "none"),
+                example=True,
+            ),
             Setting("username", "", "Relay login; empty for none.", example=True),
             Setting(
                 "password_env",
@@ -121,12 +132,15 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 Setting(
                     day,
                     "08:00-20:00" if day not in ("sat", "sun") else "",
-                    f"Working periods on {day}: 'HH:MM-HH:MM', several separated by commas; '' closed.",
+                    f"Working periods on {day}: 'HH:MM-HH:MM', several separated by commas;"
+                    " '' closed.",
                 )
                 for day in _DAYS
             ),
             Setting("holidays", [], "Holiday dates, YYYY-MM-DD."),
-            Setting("holidays_file", "", "A file of holidays: one date per line, or an ICS calendar."),
+            Setting(
+                "holidays_file", "", "A file of holidays: one date per line, or an ICS calendar."
+            ),
             Setting(
                 "first_response_hours",
                 24,
@@ -144,7 +158,12 @@ SECTIONS: Final[tuple[Section, ...]] = (
             Setting("name", "info", "Short name of the queue (letters, digits, - and _)."),
             Setting("addresses", ["info@*"], "Addresses served by this queue."),
             Setting("tag", "INFO", "Subject tag prefix: [INFO#42]."),
-            Setting("language", "", "Language of this queue's mail; empty for [maildesk] language.", ("", "es", "en")),
+            Setting(
+                "language",
+                "",
+                "Language of this queue's mail; empty for [maildesk] language.",
+                ("", "es", "en"),
+            ),
         ),
         array=True,
     ),

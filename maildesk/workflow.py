@@ -51,15 +51,19 @@ def decide(
     they are recorded, never answered, and never change a ticket's state.
 
     >>> from datetime import UTC
-    >>> decide(ThreadChoice(None, None), now=datetime(2026, 11, 20, tzinfo=UTC), may_answer=True, may_open_ticket=True,
-    ...        reopen_window=timedelta(days=14)).action
+    >>> now = datetime(2026, 11, 20, tzinfo=UTC)
+    >>> window = timedelta(days=14)
+    >>> choice = ThreadChoice(None, None)
+    >>> decide(choice, now=now, may_answer=True, may_open_ticket=True, reopen_window=window).action
     <Action.OPEN: 'open'>
     """
     ticket = choice.ticket
     if ticket is None:
         if not may_open_ticket:
             return Decision(Action.RECORD, None, None, acknowledge=False)
-        return Decision(Action.OPEN, None, State.NEW, acknowledge=may_answer, claimed=choice.claimed)
+        return Decision(
+            Action.OPEN, None, State.NEW, acknowledge=may_answer, claimed=choice.claimed
+        )
     if not may_answer or ticket.state is State.CANCELLED:
         return Decision(Action.APPEND, ticket, ticket.state, acknowledge=False)
     if ticket.state is State.RESOLVED:

@@ -116,7 +116,9 @@ class Pipeline:
         sender = mail.sender or _envelope_address(envelope.mail_from)
         if sender is None:
             if kind.may_open_ticket:
-                return self._quarantine(raw, envelope, "no sender address (From, Sender, Reply-To)", now)
+                return self._quarantine(
+                    raw, envelope, "no sender address (From, Sender, Reply-To)", now
+                )
             sender = Address("")  # a bounce from nobody: recorded, never answered
         key = dedupe_key(raw, mail)
         duplicate = self.store.find_duplicate(key)
@@ -133,7 +135,9 @@ class Pipeline:
             reopen_window=timedelta(days=self.config.reopen_days),
         )
         with self.store.transaction():
-            outcome = self._store(raw, mail, sender, envelope, key, kind, queue, queue_address, decision, now)
+            outcome = self._store(
+                raw, mail, sender, envelope, key, kind, queue, queue_address, decision, now
+            )
         log.info(
             "stored ticket=%s action=%s kind=%s message-id=<%s>%s",
             outcome.ref or "-",
@@ -150,7 +154,9 @@ class Pipeline:
         headers = [a.email for a in (*mail.to, *mail.cc)]
         if envelope.queue is not None:
             queue = self.config.queue(envelope.queue)
-            matched = next((h for h in headers if any(address_matches(p, h) for p in queue.addresses)), None)
+            matched = next(
+                (h for h in headers if any(address_matches(p, h) for p in queue.addresses)), None
+            )
             return queue, matched or _concrete_address(queue)
         routed = self.route(envelope.recipients) or self.route(headers)
         if routed is None:  # the listener refuses such recipients; be safe anyway
@@ -161,7 +167,9 @@ class Pipeline:
     def _hits(self, mail: ParsedMail) -> list[Hit]:
         ids = [*mail.references, *mail.in_reply_to]
         signed = signed_tickets(self.secret, ids)
-        stored = [n for n in self.store.tickets_of_message_ids(list(reversed(ids))) if n not in signed]
+        stored = [
+            n for n in self.store.tickets_of_message_ids(list(reversed(ids))) if n not in signed
+        ]
         tag = find_tag(mail.subject, self.tags)
         tagged = [tag.number] if tag and tag.number not in signed + stored else []
         tickets = self.store.tickets(signed + stored + tagged)
@@ -187,7 +195,8 @@ class Pipeline:
         now: datetime,
     ) -> Stored:
         raw_sha = self.store.put_blob(raw)
-        ticket: int | None = decision.ticket.number if decision.ticket else None
+        existing = None if decision.opens_ticket else decision.ticket
+        ticket: int | None = existing.number if existing else None
         if decision.opens_ticket:
             ticket = self.store.insert_ticket(
                 NewTicket(
@@ -202,12 +211,11 @@ class Pipeline:
                 ),
                 now,
             )
-        elif ticket is not None and decision.state is not None:
-            assert decision.ticket is not None
-            if decision.state is not decision.ticket.state:
-                self.store.set_state(ticket, decision.state, now)
+        elif existing is not None and decision.state is not None:
+            if decision.state is not existing.state:
+                self.store.set_state(existing.number, decision.state, now)
             else:
-                self.store.touch(ticket, now)
+                self.store.touch(existing.number, now)
         message = self.store.insert_message(
             NewMessage(
                 ticket=ticket,
@@ -230,10 +238,12 @@ class Pipeline:
             now,
         )
         for attachment in mail.attachments:
-            self.store.add_attachment(message, attachment.filename, attachment.content_type, attachment.payload)
+            self.store.add_attachment(
+                message, attachment.filename, attachment.content_type, attachment.payload
+            )
         ref = ""
         if ticket is not None:
-            ref = f"{self._tag_of(decision.ticket.queue if decision.ticket and not decision.opens_ticket else queue.name)}#{ticket}"
+            ref = f"{self._tag_of(existing.queue if existing else queue.name)}#{ticket}"
             if kind.may_answer:
                 others = [a.email for a in (*mail.to, *mail.cc) if not self._is_own(a.email)]
                 self.store.add_participants(ticket, [sender.email, *others], "cc")
@@ -302,10 +312,14 @@ class Pipeline:
             now,
         )
         self.store.enqueue(
-            OutgoingMail(ticket, "ack", message_id, queue_address, [sender.email], raw), message, now
+            OutgoingMail(ticket, "ack", message_id, queue_address, [sender.email], raw),
+            message,
+            now,
         )
 
-    def _quarantine(self, raw: bytes, envelope: Envelope, reason: str, now: datetime) -> Quarantined:
+    def _quarantine(
+        self, raw: bytes, envelope: Envelope, reason: str, now: datetime
+    ) -> Quarantined:
         with self.store.transaction():
             number = self.store.quarantine(
                 raw,

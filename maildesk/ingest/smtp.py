@@ -16,7 +16,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from maildesk.config import ListenerConfig
-from maildesk.ingest.pipeline import Duplicate, Envelope, Outcome, Quarantined, Stored
+from maildesk.ingest.pipeline import Envelope, Outcome, Quarantined, Stored
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,18 @@ class Handler:
         self.protocol = protocol
         self.accepting = True
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         if not self.accepting:
             return "421 4.3.2 Service shutting down, please try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         if not self.serves(address):
             log.info("refused recipient %s: no queue serves it", _printable(address))
             return "550 5.1.1 No such mailbox here"
@@ -55,7 +59,9 @@ class Handler:
                 Envelope(envelope.mail_from, recipients, self.protocol),
             )
         except Exception:
-            log.exception("cannot store a message from %s; answered 451", _printable(envelope.mail_from))
+            log.exception(
+                "cannot store a message from %s; answered 451", _printable(envelope.mail_from)
+            )
             return self._each(recipients, TEMPORARY_FAILURE)
         return self._each(recipients, _accepted(outcome))
 
@@ -73,10 +79,9 @@ class Handler:
 def _accepted(outcome: Outcome) -> str:
     if isinstance(outcome, Stored):
         return f"250 2.0.0 OK {outcome.ref or 'recorded'}"
-    if isinstance(outcome, Duplicate):
-        return "250 2.0.0 OK already received"
-    assert isinstance(outcome, Quarantined)
-    return f"250 2.0.0 OK held for review ({outcome.quarantine_id})"
+    if isinstance(outcome, Quarantined):
+        return f"250 2.0.0 OK held for review ({outcome.quarantine_id})"
+    return "250 2.0.0 OK already received"
 
 
 def _printable(value: object) -> str:

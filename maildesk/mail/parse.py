@@ -29,7 +29,9 @@ logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 _MSGID = re.compile(r"<([^<>\s]{1,500})>")
 _MAX_FILENAME = 150
-_ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*")
+_ADDR_SPEC = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
+)
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -49,9 +51,7 @@ def parse(raw: bytes) -> ParsedMail:
         raise MalformedMail("no header section")
     defects = tuple(sorted(mp.defects_categories))
 
-    headers = tuple(
-        (name.lower(), _decode(value)) for name, value in message.items()
-    )
+    headers = tuple((name.lower(), _decode(value)) for name, value in message.items())
     html = "\n".join(_text(p) for p in mp.text_html)
     plain = "\n".join(_text(p) for p in mp.text_plain).strip()
     # A multipart whose boundary never appears keeps its body as one unmanaged part:
@@ -101,7 +101,12 @@ def _decode(value: Any) -> str:
 def _bytes_to_text(data: bytes, charset: str | None) -> str:
     name = (charset or "us-ascii").lower()
     # Mail clients label GBK and GB18030 text as gb2312; the superset reads all three.
-    name = {"gb2312": "gb18030", "gbk": "gb18030", "unknown-8bit": "utf-8", "x-unknown": "utf-8"}.get(name, name)
+    name = {
+        "gb2312": "gb18030",
+        "gbk": "gb18030",
+        "unknown-8bit": "utf-8",
+        "x-unknown": "utf-8",
+    }.get(name, name)
     try:
         return data.decode(name)
     except LookupError:
@@ -184,7 +189,9 @@ def _attachments(items: list[dict[str, Any]]) -> list[Attachment]:
             except (binascii.Error, ValueError):
                 data = payload.encode("utf-8", "replace")
         else:
-            data = payload.encode("utf-8", "replace") if isinstance(payload, str) else bytes(payload)
+            data = (
+                payload.encode("utf-8", "replace") if isinstance(payload, str) else bytes(payload)
+            )
         found.append(
             Attachment(
                 filename=safe_filename(_text(item.get("filename") or "attachment")),
@@ -205,5 +212,9 @@ def safe_filename(name: str) -> str:
     name = _clean_line(name).replace("\\", "/").rsplit("/", 1)[-1].strip(" .")
     if len(name) > _MAX_FILENAME:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: _MAX_FILENAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 10 else name[:_MAX_FILENAME]
+        name = (
+            (stem[: _MAX_FILENAME - len(ext) - 1] + dot + ext)
+            if dot and len(ext) < 10
+            else name[:_MAX_FILENAME]
+        )
     return name or "attachment"

@@ -158,7 +158,9 @@ def may_use_tag(ticket: Ticket, sender: str, agents: Collection[str]) -> bool:
     return sender == ticket.requester or sender in ticket.participants or sender in agents
 
 
-def choose(hits: Sequence[Hit], sender: str, agents: Collection[str], tag_prefix: str) -> ThreadChoice:
+def choose(
+    hits: Sequence[Hit], sender: str, agents: Collection[str], tag_prefix: str
+) -> ThreadChoice:
     """Pick the ticket from evidence given in order of strength (signed, stored, tag).
 
     A tag from a stranger does not thread: the message opens a new ticket that records

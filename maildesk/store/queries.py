@@ -55,7 +55,9 @@ def list_tickets(
     return [dict(r) for r in conn.execute(sql, [*params, *args, limit])]
 
 
-def ticket_detail(conn: sqlite3.Connection, tags: dict[str, str], number: int) -> dict[str, Any] | None:
+def ticket_detail(
+    conn: sqlite3.Connection, tags: dict[str, str], number: int
+) -> dict[str, Any] | None:
     tag_sql, params = _tag_sql(tags)
     row = conn.execute(
         f"SELECT t.*, {tag_sql} || '#' || t.number AS ref FROM tickets t WHERE t.number = ?",  # noqa: S608
@@ -65,7 +67,8 @@ def ticket_detail(conn: sqlite3.Connection, tags: dict[str, str], number: int) -
         return None
     ticket = dict(row)
     ticket["participants"] = [
-        dict(r) for r in conn.execute(
+        dict(r)
+        for r in conn.execute(
             "SELECT address, role FROM participants WHERE ticket = ? ORDER BY address", (number,)
         )
     ]
@@ -79,7 +82,8 @@ def ticket_detail(conn: sqlite3.Connection, tags: dict[str, str], number: int) -
         message["to_addrs"] = json.loads(message["to_addrs"])
         message["cc_addrs"] = json.loads(message["cc_addrs"])
         message["attachments"] = [
-            dict(a) for a in conn.execute(
+            dict(a)
+            for a in conn.execute(
                 "SELECT filename, content_type, size, sha256 FROM attachments WHERE message = ?"
                 " ORDER BY id",
                 (m["id"],),
@@ -89,7 +93,8 @@ def ticket_detail(conn: sqlite3.Connection, tags: dict[str, str], number: int) -
     ticket["messages"] = messages
     ticket["message_count"] = len(messages)
     ticket["events"] = [
-        dict(e) for e in conn.execute(
+        dict(e)
+        for e in conn.execute(
             "SELECT at, kind, detail FROM events WHERE ticket = ? ORDER BY id", (number,)
         )
     ]
@@ -113,7 +118,9 @@ def quarantined_raw(conn: sqlite3.Connection, item: int) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
-def list_outbox(conn: sqlite3.Connection, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def list_outbox(
+    conn: sqlite3.Connection, state: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     where = "WHERE state = ?" if state else ""
     args: list[Any] = [state] if state else []
     rows = conn.execute(

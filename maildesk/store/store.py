@@ -146,8 +146,7 @@ class Store:
                 iso(now),
             ),
         )
-        number = cursor.lastrowid
-        assert number is not None
+        number = _rowid(cursor)
         self.add_participants(number, [new.requester], "requester")
         return number
 
@@ -194,8 +193,7 @@ class Store:
                 msg.note,
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return _rowid(cursor)
 
     def add_attachment(self, message: int, filename: str, content_type: str, data: bytes) -> None:
         digest = self.put_blob(data)
@@ -227,8 +225,7 @@ class Store:
                 iso(now),
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return _rowid(cursor)
 
     def quarantine(
         self,
@@ -244,10 +241,17 @@ class Store:
         cursor = self.conn.execute(
             "INSERT INTO quarantine (received_at, source, reason, envelope_from, recipients,"
             " size, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (iso(now), source, reason, envelope_from, json.dumps(list(recipients)), len(raw), digest),
+            (
+                iso(now),
+                source,
+                reason,
+                envelope_from,
+                json.dumps(list(recipients)),
+                len(raw),
+                digest,
+            ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return _rowid(cursor)
 
     # -- lookups used while threading --------------------------------------------------
 
@@ -272,7 +276,9 @@ class Store:
             list(numbers),
         ):
             people.setdefault(ticket, set()).add(address)
-        return {row["number"]: _ticket(row, frozenset(people.get(row["number"], ()))) for row in rows}
+        return {
+            row["number"]: _ticket(row, frozenset(people.get(row["number"], ()))) for row in rows
+        }
 
     def tickets_of_message_ids(self, ids: Sequence[str]) -> list[int]:
         """Tickets holding any of ``ids``, in the order the ids were given."""
@@ -322,6 +328,12 @@ class Store:
             " WHERE id = ?",
             (error[:500], row_id),
         )
+
+
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # cannot happen after an INSERT; keeps the type honest
+        raise RuntimeError("INSERT returned no row id")
+    return cursor.lastrowid
 
 
 def _ticket(row: sqlite3.Row | dict[str, Any], participants: frozenset[str]) -> Ticket:

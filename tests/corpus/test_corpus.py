@@ -28,8 +28,13 @@ def corpus_index() -> list[tuple[str, str]]:
 def test_every_corpus_message_is_stored_or_quarantined_with_a_reason(tmp_path: Path) -> None:
     config = parse("", path=None, base_dir=tmp_path)
     store = Store(config.database)
-    pipeline = Pipeline(config, store, Templates(None, "es"), FakeClock(datetime(2026, 11, 20, tzinfo=UTC)),
-                        b"corpus-test-secret-0123456789")
+    pipeline = Pipeline(
+        config,
+        store,
+        Templates(None, "es"),
+        FakeClock(datetime(2026, 11, 20, tzinfo=UTC)),
+        b"corpus-test-secret-0123456789",
+    )
     outcomes: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     answered_machines = []
     try:
@@ -48,7 +53,8 @@ def test_every_corpus_message_is_stored_or_quarantined_with_a_reason(tmp_path: P
             elif isinstance(outcome, Duplicate):
                 outcomes[category]["duplicate"] += 1
             else:
-                assert isinstance(outcome, Quarantined) and outcome.reason
+                assert isinstance(outcome, Quarantined)
+                assert outcome.reason
                 outcomes[category]["quarantined"] += 1
         quarantined = sum(c["quarantined"] for c in outcomes.values())
         summary = {k: dict(v) for k, v in sorted(outcomes.items())}

@@ -38,12 +38,19 @@ def read_eml(path: Path) -> EmailMessage:
 def body_of(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 def test_a_new_mail_opens_a_ticket_and_is_acknowledged(desk: Maildesk) -> None:
-    desk.send(mail("Ana Pérez <ana@alumnos.example>", "info@uni.example", "Certificado de notas",
-                   "Buenos días, necesito un certificado.", message_id="<m1@alumnos.example>"))
+    desk.send(
+        mail(
+            "Ana Pérez <ana@alumnos.example>",
+            "info@uni.example",
+            "Certificado de notas",
+            "Buenos días, necesito un certificado.",
+            message_id="<m1@alumnos.example>",
+        )
+    )
 
     tickets = desk.json("tickets")
     assert len(tickets) == 1
@@ -55,7 +62,8 @@ def test_a_new_mail_opens_a_ticket_and_is_acknowledged(desk: Maildesk) -> None:
     assert ticket["subject"] == "Certificado de notas"
     assert ticket["requester"] == "ana@alumnos.example"
     assert ticket["message_count"] == 2  # the request and our acknowledgement
-    assert ticket["created_at"] and ticket["updated_at"]
+    assert ticket["created_at"]
+    assert ticket["updated_at"]
 
     [path] = desk.outbox_files(1)
     ack = read_eml(path)
@@ -64,7 +72,8 @@ def test_a_new_mail_opens_a_ticket_and_is_acknowledged(desk: Maildesk) -> None:
     assert ack["From"].addresses[0].addr_spec == "info@uni.example"
     assert ack["Auto-Submitted"] == "auto-replied"
     assert ack["In-Reply-To"] == "<m1@alumnos.example>"
-    assert ack["Message-ID"].startswith("<md.1.a.") and ack["Message-ID"].endswith("@uni.example>")
+    assert ack["Message-ID"].startswith("<md.1.a.")
+    assert ack["Message-ID"].endswith("@uni.example>")
     text = body_of(ack)
     assert "Estimado/a Ana Pérez" in text
     assert "INFO#1" in text
@@ -76,36 +85,80 @@ def test_a_new_mail_opens_a_ticket_and_is_acknowledged(desk: Maildesk) -> None:
 def test_a_reply_to_the_acknowledgement_joins_the_ticket_without_a_new_acknowledgement(
     desk: Maildesk,
 ) -> None:
-    desk.send(mail("ana@alumnos.example", "info@uni.example", "Beca", message_id="<b1@alumnos.example>"))
+    desk.send(
+        mail("ana@alumnos.example", "info@uni.example", "Beca", message_id="<b1@alumnos.example>")
+    )
     [path] = desk.outbox_files(1)
     ack_id = read_eml(path)["Message-ID"]
 
     # Outlook rewrote the subject and dropped the tag: the signed Message-ID still threads.
-    desk.send(mail("ana@alumnos.example", "info@uni.example", "RE: Beca (adjunto datos)",
-                   "Adjunto mis datos.", message_id="<b2@alumnos.example>",
-                   in_reply_to=ack_id, references=f"<b1@alumnos.example> {ack_id}"))
+    desk.send(
+        mail(
+            "ana@alumnos.example",
+            "info@uni.example",
+            "RE: Beca (adjunto datos)",
+            "Adjunto mis datos.",
+            message_id="<b2@alumnos.example>",
+            in_reply_to=ack_id,
+            references=f"<b1@alumnos.example> {ack_id}",
+        )
+    )
     # A reply to her own first mail (stored Message-ID), with no tag either.
-    desk.send(mail("ana@alumnos.example", "info@uni.example", "Beca", "Otra cosa",
-                   message_id="<b3@alumnos.example>", in_reply_to="<b1@alumnos.example>"))
+    desk.send(
+        mail(
+            "ana@alumnos.example",
+            "info@uni.example",
+            "Beca",
+            "Otra cosa",
+            message_id="<b3@alumnos.example>",
+            in_reply_to="<b1@alumnos.example>",
+        )
+    )
     # Tag only, mangled by a Spanish client.
-    desk.send(mail("ana@alumnos.example", "info@uni.example", "RV: RE: [info # 1] Beca", "Y otra",
-                   message_id="<b4@alumnos.example>"))
+    desk.send(
+        mail(
+            "ana@alumnos.example",
+            "info@uni.example",
+            "RV: RE: [info # 1] Beca",
+            "Y otra",
+            message_id="<b4@alumnos.example>",
+        )
+    )
 
     tickets = desk.json("tickets")
     assert [t["number"] for t in tickets] == [1]
     detail = desk.json("show", "1")
     kinds = [(m["direction"], m["kind"]) for m in detail["messages"]]
-    assert kinds == [("in", "human"), ("out", "ack"), ("in", "human"), ("in", "human"), ("in", "human")]
+    assert kinds == [
+        ("in", "human"),
+        ("out", "ack"),
+        ("in", "human"),
+        ("in", "human"),
+        ("in", "human"),
+    ]
     assert [m["message_id"] for m in detail["messages"] if m["direction"] == "in"] == [
-        "b1@alumnos.example", "b2@alumnos.example", "b3@alumnos.example", "b4@alumnos.example"]
+        "b1@alumnos.example",
+        "b2@alumnos.example",
+        "b3@alumnos.example",
+        "b4@alumnos.example",
+    ]
     time.sleep(0.5)
     assert len(list(desk.outbox.glob("*.eml"))) == 1
 
 
 def test_a_tag_from_a_stranger_opens_a_new_ticket_that_records_the_claim(desk: Maildesk) -> None:
-    desk.send(mail("ana@alumnos.example", "info@uni.example", "Matrícula", message_id="<s1@a.example>"))
-    desk.send(mail("mallory@evil.example", "info@uni.example", "Re: [INFO#1] Matrícula",
-                   "Cambie mi nota", message_id="<s2@evil.example>"))
+    desk.send(
+        mail("ana@alumnos.example", "info@uni.example", "Matrícula", message_id="<s1@a.example>")
+    )
+    desk.send(
+        mail(
+            "mallory@evil.example",
+            "info@uni.example",
+            "Re: [INFO#1] Matrícula",
+            "Cambie mi nota",
+            message_id="<s2@evil.example>",
+        )
+    )
 
     tickets = {t["number"]: t for t in desk.json("tickets")}
     assert set(tickets) == {1, 2}
@@ -116,22 +169,37 @@ def test_a_tag_from_a_stranger_opens_a_new_ticket_that_records_the_claim(desk: M
 
 
 def test_the_same_message_twice_makes_one_ticket(desk: Maildesk) -> None:
-    message = mail("luis@example.com", "info@uni.example", "Horario", message_id="<dup@example.com>")
+    message = mail(
+        "luis@example.com", "info@uni.example", "Horario", message_id="<dup@example.com>"
+    )
     desk.send(message)
     desk.send(message)  # an MTA retrying after a lost 250
     # The same mail to info@ and crm@: one transaction, one ticket, in info (first in config).
-    both = mail("eva@example.com", "info@uni.example", "Pregunta", message_id="<both@example.com>",
-                cc="crm@uni.example")
+    both = mail(
+        "eva@example.com",
+        "info@uni.example",
+        "Pregunta",
+        message_id="<both@example.com>",
+        cc="crm@uni.example",
+    )
     desk.send(both, to=["crm@uni.example", "info@uni.example"])
     # …and delivered separately to each address (two transactions): still one ticket.
-    twice = mail("eva@example.com", "crm@uni.example", "Otra", message_id="<sep@example.com>",
-                 cc="info@uni.example")
+    twice = mail(
+        "eva@example.com",
+        "crm@uni.example",
+        "Otra",
+        message_id="<sep@example.com>",
+        cc="info@uni.example",
+    )
     desk.send(twice, to=["crm@uni.example"])
     desk.send(twice, to=["info@uni.example"])
 
     tickets = desk.json("tickets")
     assert sorted((t["subject"], t["queue"], t["message_count"]) for t in tickets) == [
-        ("Horario", "info", 2), ("Otra", "crm", 2), ("Pregunta", "info", 2)]
+        ("Horario", "info", 2),
+        ("Otra", "crm", 2),
+        ("Pregunta", "info", 2),
+    ]
 
 
 def test_an_english_queue_answers_in_english(desk: Maildesk) -> None:
@@ -151,11 +219,17 @@ def test_unreadable_mail_is_quarantined_and_the_daemon_keeps_serving(desk: Maild
         nested += b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (level, level)
     nested += b"Content-Type: text/plain\r\n\r\nhi\r\n"
     desk.send(nested, sender="a@b.example", to=["info@uni.example"])
-    desk.send(b"\x00\x01 garbage without any header\r\n\r\n", sender="x@y.example",
-              to=["info@uni.example"])
+    desk.send(
+        b"\x00\x01 garbage without any header\r\n\r\n",
+        sender="x@y.example",
+        to=["info@uni.example"],
+    )
     # No From and the null envelope sender <>: a machine's mail, recorded and not answered.
-    desk.send(b"Subject: nobody\r\n\r\nno From, and a null envelope sender\r\n", sender="",
-              to=["info@uni.example"])
+    desk.send(
+        b"Subject: nobody\r\n\r\nno From, and a null envelope sender\r\n",
+        sender="",
+        to=["info@uni.example"],
+    )
 
     held = desk.json("quarantine")
     reasons = sorted(item["reason"] for item in held)
@@ -163,7 +237,8 @@ def test_unreadable_mail_is_quarantined_and_the_daemon_keeps_serving(desk: Maild
     first = held[-1]  # newest first: the last listed is the nested one
     raw = desk.cli("quarantine", "raw", str(first["id"])).stdout
     assert first["size"] == len(nested)
-    assert raw.startswith("From: a@b.example") and raw.count("multipart/mixed") == 2000
+    assert raw.startswith("From: a@b.example")
+    assert raw.count("multipart/mixed") == 2000
     assert desk.alive()
 
     desk.send(mail("ok@example.com", "info@uni.example", "Sigue funcionando"))
@@ -187,7 +262,10 @@ def test_a_bad_config_names_the_key_and_the_daemon_refuses_to_start(tmp_path: Pa
     config.write_text('[listener]\nport = 80250\nprotocl = "smtp"\n', encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "maildesk", "--config", str(config), "run"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert f"{config}:2: key 'listener.port': expected at most 65535, got 80250" in result.stderr
@@ -200,8 +278,10 @@ def test_with_no_config_it_runs_on_the_embedded_default(tmp_path: Path) -> None:
         if probe.connect_ex(("127.0.0.1", 8025)) == 0:
             pytest.fail("port 8025 is taken by another program; the default cannot be tested")
     process = subprocess.Popen(
-        [sys.executable, "-m", "maildesk", "run"], cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "maildesk", "run"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(8025, process)
@@ -219,13 +299,20 @@ def test_with_no_config_it_runs_on_the_embedded_default(tmp_path: Path) -> None:
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     ready = [line for line in output.splitlines() if "maildesk ready" in line]
     assert len(ready) == 1
-    assert "smtp://127.0.0.1:8025" in ready[0] and str(tmp_path / "maildesk.db") in ready[0]
+    assert "smtp://127.0.0.1:8025" in ready[0]
+    assert str(tmp_path / "maildesk.db") in ready[0]
 
 
 def test_init_writes_a_config_that_check_accepts(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "maildesk", *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "maildesk", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     assert run("init").returncode == 0
     assert (tmp_path / "config.toml").is_file()

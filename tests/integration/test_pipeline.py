@@ -102,13 +102,22 @@ def test_a_new_request_commits_ticket_message_event_and_acknowledgement_together
     pipeline: Pipeline, store: Store
 ) -> None:
     outcome = stored(pipeline.accept(build(), smtp()))
-    assert (outcome.ticket, outcome.action, outcome.ref, outcome.acknowledged) == (1, Action.OPEN, "INFO#1", True)
+    assert (outcome.ticket, outcome.action, outcome.ref, outcome.acknowledged) == (
+        1,
+        Action.OPEN,
+        "INFO#1",
+        True,
+    )
     rows = outbox(store)
-    assert len(rows) == 1 and rows[0]["kind"] == "ack" and rows[0]["state"] == "pending"
+    assert len(rows) == 1
+    assert rows[0]["kind"] == "ack"
+    assert rows[0]["state"] == "pending"
     ack = email.message_from_bytes(rows[0]["raw"], policy=email.policy.default)
     assert ack["Subject"] == "[INFO#1] Consulta"
-    counts = [store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
-              for t in ("tickets", "messages", "events", "blobs")]
+    counts = [
+        store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+        for t in ("tickets", "messages", "events", "blobs")
+    ]
     assert counts == [1, 2, 1, 1]
 
 
@@ -127,10 +136,15 @@ def test_mid_transaction_failure_leaves_nothing_behind(
     assert stored(pipeline.accept(build(), smtp())).ticket == 1  # the retry is not a duplicate
 
 
-def test_threading_by_signed_id_survives_a_rewritten_subject(pipeline: Pipeline, store: Store) -> None:
+def test_threading_by_signed_id_survives_a_rewritten_subject(
+    pipeline: Pipeline, store: Store
+) -> None:
     pipeline.accept(build(), smtp())
-    reply = build("AW: something else entirely", message_id="<m2@example.com>",
-                  In_Reply_To=f"<{ack_id(store)}>")
+    reply = build(
+        "AW: something else entirely",
+        message_id="<m2@example.com>",
+        In_Reply_To=f"<{ack_id(store)}>",
+    )
     outcome = stored(pipeline.accept(reply, smtp()))
     assert (outcome.ticket, outcome.action, outcome.acknowledged) == (1, Action.APPEND, False)
     assert len(outbox(store)) == 1
@@ -139,14 +153,20 @@ def test_threading_by_signed_id_survives_a_rewritten_subject(pipeline: Pipeline,
 def test_a_forged_signed_id_does_not_thread(pipeline: Pipeline, store: Store) -> None:
     pipeline.accept(build(), smtp())
     forged = ack_id(store).replace("md.1.", "md.2.", 1)
-    reply = build("Hola", sender="eve@evil.example", message_id="<e1@evil.example>", In_Reply_To=f"<{forged}>")
+    reply = build(
+        "Hola", sender="eve@evil.example", message_id="<e1@evil.example>", In_Reply_To=f"<{forged}>"
+    )
     assert stored(pipeline.accept(reply, smtp())).action is Action.OPEN
 
 
 def test_participants_from_cc_may_use_the_tag_and_agents_too(pipeline: Pipeline) -> None:
     pipeline.accept(build(Cc="Tutor <tutor@example.com>, info@uni.example"), smtp())
-    tutor = build("Re: [INFO#1] Consulta", sender="tutor@example.com", message_id="<t1@example.com>")
-    agent = build("Re: [INFO#1] Consulta", sender="berta@uni.example", message_id="<a1@uni.example>")
+    tutor = build(
+        "Re: [INFO#1] Consulta", sender="tutor@example.com", message_id="<t1@example.com>"
+    )
+    agent = build(
+        "Re: [INFO#1] Consulta", sender="berta@uni.example", message_id="<a1@uni.example>"
+    )
     stranger = build("Re: [INFO#1] Consulta", sender="x@example.org", message_id="<x1@example.org>")
     assert stored(pipeline.accept(tutor, smtp())).ticket == 1
     assert stored(pipeline.accept(agent, smtp())).ticket == 1
@@ -164,24 +184,35 @@ def test_closed_tickets_reopen_within_the_window_then_link(
 ) -> None:
     pipeline.accept(build(), smtp())
     with store.transaction():
-        store.conn.execute("UPDATE tickets SET state = 'closed', closed_at = ? WHERE number = 1",
-                           (clock.now().isoformat(),))
+        store.conn.execute(
+            "UPDATE tickets SET state = 'closed', closed_at = ? WHERE number = 1",
+            (clock.now().isoformat(),),
+        )
     clock.advance(timedelta(days=13))
-    outcome = stored(pipeline.accept(build("Re: [INFO#1] Consulta", message_id="<r1@example.com>"), smtp()))
+    outcome = stored(
+        pipeline.accept(build("Re: [INFO#1] Consulta", message_id="<r1@example.com>"), smtp())
+    )
     assert outcome.action is Action.REOPEN
-    assert store.conn.execute("SELECT state, closed_at FROM tickets WHERE number = 1").fetchone()[:] == (
-        "reopened", None)
+    assert store.conn.execute("SELECT state, closed_at FROM tickets WHERE number = 1").fetchone()[
+        :
+    ] == ("reopened", None)
 
     with store.transaction():
-        store.conn.execute("UPDATE tickets SET state = 'closed', closed_at = ? WHERE number = 1",
-                           (clock.now().isoformat(),))
+        store.conn.execute(
+            "UPDATE tickets SET state = 'closed', closed_at = ? WHERE number = 1",
+            (clock.now().isoformat(),),
+        )
     clock.advance(timedelta(days=15))
-    late = stored(pipeline.accept(build("Re: [INFO#1] Consulta", message_id="<r2@example.com>"), smtp()))
+    late = stored(
+        pipeline.accept(build("Re: [INFO#1] Consulta", message_id="<r2@example.com>"), smtp())
+    )
     assert (late.action, late.ticket, late.acknowledged) == (Action.OPEN_LINKED, 2, True)
     assert store.conn.execute("SELECT linked_to FROM tickets WHERE number = 2").fetchone()[0] == 1
 
 
-def test_duplicates_by_message_id_and_without_one_by_content(pipeline: Pipeline, store: Store) -> None:
+def test_duplicates_by_message_id_and_without_one_by_content(
+    pipeline: Pipeline, store: Store
+) -> None:
     raw = build()
     assert isinstance(pipeline.accept(raw, smtp()), Stored)
     # The second copy went through another relay: different trace headers, same mail.
@@ -190,7 +221,9 @@ def test_duplicates_by_message_id_and_without_one_by_content(pipeline: Pipeline,
     anonymous = build("Sin id", message_id=None, Date="Fri, 20 Nov 2026 10:00:00 +0000")
     assert isinstance(pipeline.accept(anonymous, smtp()), Stored)
     assert isinstance(pipeline.accept(anonymous, smtp()), Duplicate)
-    other_body = build("Sin id", message_id=None, Date="Fri, 20 Nov 2026 10:00:00 +0000", body="Otro")
+    other_body = build(
+        "Sin id", message_id=None, Date="Fri, 20 Nov 2026 10:00:00 +0000", body="Otro"
+    )
     assert isinstance(pipeline.accept(other_body, smtp()), Stored)
     assert store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 3
 
@@ -205,13 +238,21 @@ def test_attachments_are_stored_once_by_content(pipeline: Pipeline, store: Store
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename="../../etc/passwd")
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename="copia.pdf")
     pipeline.accept(message.as_bytes(), smtp())
-    rows = store.conn.execute("SELECT filename, size, sha256 FROM attachments ORDER BY id").fetchall()
+    rows = store.conn.execute(
+        "SELECT filename, size, sha256 FROM attachments ORDER BY id"
+    ).fetchall()
     assert [r["filename"] for r in rows] == ["passwd", "copia.pdf"]
-    assert rows[0]["sha256"] == rows[1]["sha256"] and rows[0]["size"] == len(pdf)
-    assert store.conn.execute("SELECT count(*) FROM blobs WHERE size = ?", (len(pdf),)).fetchone()[0] == 1
+    assert rows[0]["sha256"] == rows[1]["sha256"]
+    assert rows[0]["size"] == len(pdf)
+    assert (
+        store.conn.execute("SELECT count(*) FROM blobs WHERE size = ?", (len(pdf),)).fetchone()[0]
+        == 1
+    )
 
 
-def test_encoded_names_and_subjects_and_html_only_mail_read_as_text(pipeline: Pipeline, store: Store) -> None:
+def test_encoded_names_and_subjects_and_html_only_mail_read_as_text(
+    pipeline: Pipeline, store: Store
+) -> None:
     raw = (
         b"From: =?ISO-8859-1?Q?Jos=E9_Mu=F1oz?= <jose@example.com>\r\n"
         b"To: info@uni.example\r\n"
@@ -222,8 +263,9 @@ def test_encoded_names_and_subjects_and_html_only_mail_read_as_text(pipeline: Pi
         b"<html><body><p>Buenos d\xedas,</p><p>quiero <b>inscribirme</b>.</p></body></html>\r\n"
     )
     outcome = stored(pipeline.accept(raw, smtp()))
-    row = store.conn.execute("SELECT requester_name, subject FROM tickets WHERE number = ?",
-                             (outcome.ticket,)).fetchone()
+    row = store.conn.execute(
+        "SELECT requester_name, subject FROM tickets WHERE number = ?", (outcome.ticket,)
+    ).fetchone()
     assert tuple(row) == ("José Muñoz", "Inscripción año 2027")
     body = store.conn.execute("SELECT body FROM messages WHERE direction = 'in'").fetchone()[0]
     assert body == "Buenos días,\n\nquiero inscribirme."
@@ -231,26 +273,49 @@ def test_encoded_names_and_subjects_and_html_only_mail_read_as_text(pipeline: Pi
 
 def test_a_missing_from_falls_back_to_the_envelope_sender(pipeline: Pipeline, store: Store) -> None:
     raw = b"To: info@uni.example\r\nSubject: sin remitente\r\n\r\nHola\r\n"
-    outcome = stored(pipeline.accept(raw, Envelope("juan@example.com", ["info@uni.example"], "smtp")))
-    assert store.conn.execute("SELECT requester FROM tickets WHERE number = ?",
-                              (outcome.ticket,)).fetchone()[0] == "juan@example.com"
+    outcome = stored(
+        pipeline.accept(raw, Envelope("juan@example.com", ["info@uni.example"], "smtp"))
+    )
+    assert (
+        store.conn.execute(
+            "SELECT requester FROM tickets WHERE number = ?", (outcome.ticket,)
+        ).fetchone()[0]
+        == "juan@example.com"
+    )
     # The null sender <> marks mail from a machine: recorded, never answered.
-    bounce = stored(pipeline.accept(raw.replace(b"sin", b"otro"), Envelope("", ["info@uni.example"], "smtp")))
+    bounce = stored(
+        pipeline.accept(raw.replace(b"sin", b"otro"), Envelope("", ["info@uni.example"], "smtp"))
+    )
     assert (bounce.ticket, bounce.action, bounce.acknowledged) == (None, Action.RECORD, False)
     # With no envelope to fall back on (an IMAP mailbox) a human message from nobody is held.
-    nobody = pipeline.accept(raw.replace(b"sin", b"ni"), Envelope(None, [], "imap:info", queue="info"))
-    assert isinstance(nobody, Quarantined) and nobody.reason.startswith("no sender address")
+    nobody = pipeline.accept(
+        raw.replace(b"sin", b"ni"), Envelope(None, [], "imap:info", queue="info")
+    )
+    assert isinstance(nobody, Quarantined)
+    assert nobody.reason.startswith("no sender address")
 
 
-def test_an_out_of_office_reply_is_recorded_but_never_answered(pipeline: Pipeline, store: Store) -> None:
+def test_an_out_of_office_reply_is_recorded_but_never_answered(
+    pipeline: Pipeline, store: Store
+) -> None:
     pipeline.accept(build(), smtp())
-    ooo = build("Automatic reply: [INFO#1] Consulta", message_id="<ooo@example.com>",
-                Auto_Submitted="auto-replied")
+    ooo = build(
+        "Automatic reply: [INFO#1] Consulta",
+        message_id="<ooo@example.com>",
+        Auto_Submitted="auto-replied",
+    )
     outcome = stored(pipeline.accept(ooo, smtp()))
-    assert outcome.ticket == 1 and not outcome.acknowledged
-    untagged = build("Fuera de la oficina", sender="boss@example.com", message_id="<ooo2@example.com>",
-                     Auto_Submitted="auto-replied")
+    assert outcome.ticket == 1
+    assert not outcome.acknowledged
+    untagged = build(
+        "Fuera de la oficina",
+        sender="boss@example.com",
+        message_id="<ooo2@example.com>",
+        Auto_Submitted="auto-replied",
+    )
     record = stored(pipeline.accept(untagged, smtp()))
     assert (record.ticket, record.action) == (None, Action.RECORD)
     assert len(outbox(store)) == 1
-    assert store.conn.execute("SELECT count(*) FROM messages WHERE ticket IS NULL").fetchone()[0] == 1
+    assert (
+        store.conn.execute("SELECT count(*) FROM messages WHERE ticket IS NULL").fetchone()[0] == 1
+    )

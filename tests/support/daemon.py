@@ -22,7 +22,9 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes] | None, timeout: float = 15.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -45,11 +47,12 @@ class Maildesk:
         self.config = folder / "config.toml"
         default_queues = (
             '[[queues]]\nname = "info"\naddresses = ["info@*"]\ntag = "INFO"\n\n'
-            '[[queues]]\nname = "crm"\naddresses = ["crm@uni.example"]\ntag = "CRM"\nlanguage = "en"\n'
+            '[[queues]]\nname = "crm"\naddresses = ["crm@uni.example"]\ntag = "CRM"\n'
+            'language = "en"\n'
         )
         self.config.write_text(
             f'[maildesk]\norganization = "Universidad de Prueba"\n\n'
-            f'[listener]\nport = {self.port}\nmax_message_bytes = 200000\n\n'
+            f"[listener]\nport = {self.port}\nmax_message_bytes = 200000\n\n"
             f"{extra_config}\n{queues if queues is not None else default_queues}",
             encoding="utf-8",
         )
@@ -94,7 +97,11 @@ class Maildesk:
         return self.process is not None and self.process.poll() is None
 
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(encoding="utf-8", errors="replace")
+            if self.log_path.exists()
+            else ""
+        )
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -115,10 +122,17 @@ class Maildesk:
     def smtp(self) -> smtplib.SMTP:
         return smtplib.SMTP("127.0.0.1", self.port, timeout=30)
 
-    def send(self, message: EmailMessage | bytes, *, sender: str | None = None, to: list[str] | None = None) -> Any:
+    def send(
+        self,
+        message: EmailMessage | bytes,
+        *,
+        sender: str | None = None,
+        to: list[str] | None = None,
+    ) -> Any:
         with self.smtp() as client:
             if isinstance(message, bytes):
-                assert sender is not None and to is not None
+                assert sender is not None
+                assert to is not None
                 return client.sendmail(sender, to, message)
             return client.send_message(message, from_addr=sender, to_addrs=to)
 

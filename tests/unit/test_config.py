@@ -24,11 +24,18 @@ def problems(text: str) -> list[str]:
 def test_no_file_means_the_embedded_default(tmp_path: Path) -> None:
     config = load(None, cwd=tmp_path)
     assert config.database == tmp_path / "maildesk.db"
-    assert config.outgoing.transport == "file" and config.outgoing.directory == tmp_path / "outbox"
-    assert (config.listener.host, config.listener.port, config.listener.protocol) == ("127.0.0.1", 8025, "smtp")
+    assert config.outgoing.transport == "file"
+    assert config.outgoing.directory == tmp_path / "outbox"
+    assert (config.listener.host, config.listener.port, config.listener.protocol) == (
+        "127.0.0.1",
+        8025,
+        "smtp",
+    )
     assert [(q.name, q.addresses, q.tag, q.language) for q in config.queues] == [
-        ("info", ("info@*",), "INFO", "es")]
-    assert config.calendar.hours["mon"] == "08:00-20:00" and config.calendar.hours["sat"] == ""
+        ("info", ("info@*",), "INFO", "es")
+    ]
+    assert config.calendar.hours["mon"] == "08:00-20:00"
+    assert config.calendar.hours["sat"] == ""
 
 
 def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
@@ -41,24 +48,52 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[listener]\nport = 80250\n", "config.toml:2: key 'listener.port': expected at most 65535, got 80250"),
-        ('[listener]\nport = "25"\n', "config.toml:2: key 'listener.port': expected an integer, got '25'"),
-        ("[listener]\nenabled = 1\n", "config.toml:2: key 'listener.enabled': expected bool, got 1"),
-        ('[listener]\nprotocol = "pop3"\n',
-         "config.toml:2: key 'listener.protocol': expected one of 'smtp' | 'lmtp', got 'pop3'"),
+        (
+            "[listener]\nport = 80250\n",
+            "config.toml:2: key 'listener.port': expected at most 65535, got 80250",
+        ),
+        (
+            '[listener]\nport = "25"\n',
+            "config.toml:2: key 'listener.port': expected an integer, got '25'",
+        ),
+        (
+            "[listener]\nenabled = 1\n",
+            "config.toml:2: key 'listener.enabled': expected bool, got 1",
+        ),
+        (
+            '[listener]\nprotocol = "pop3"\n',
+            "config.toml:2: key 'listener.protocol': expected one of 'smtp' | 'lmtp', got 'pop3'",
+        ),
         ('[maildesk]\n\nlanguaje = "es"\n', "config.toml:3: key 'maildesk.languaje': unknown key"),
-        ('[maildesk]\ntimezone = "Mars/Olympus"\n',
-         "config.toml:2: key 'maildesk.timezone': unknown IANA time zone 'Mars/Olympus'"),
-        ('[calendar]\nmon = "8-20"\n', "config.toml:2: key 'calendar.mon': expected 'HH:MM-HH:MM[,HH:MM-HH:MM]'"),
-        ('[calendar]\nholidays = ["2026-13-01"]\n', "config.toml:2: key 'calendar.holidays': expected YYYY-MM-DD"),
-        ('[[queues]]\nname = "info"\naddresses = ["info@x.edu"]\ntag = "INFO"\n\n'
-         '[[queues]]\nname = "crm"\naddresses = ["crm@x.edu"]\ntag = "INFO"\n',
-         "config.toml:9: key 'queues.tag': duplicate tag 'INFO'"),
-        ('[[queues]]\nname = "Info Desk"\naddresses = ["info@x.edu"]\n',
-         "config.toml:2: key 'queues.name': expected lower-case letters"),
-        ('[[queues]]\nname = "info"\naddresses = ["not an address"]\n',
-         "config.toml:3: key 'queues.addresses': not an address or local@* pattern: 'not an address'"),
-        ('[[agents]]\nname = "Ana"\naddresses = ["*@x.edu"]\n', "config.toml:3: key 'agents.addresses': not an address"),
+        (
+            '[maildesk]\ntimezone = "Mars/Olympus"\n',
+            "config.toml:2: key 'maildesk.timezone': unknown IANA time zone 'Mars/Olympus'",
+        ),
+        (
+            '[calendar]\nmon = "8-20"\n',
+            "config.toml:2: key 'calendar.mon': expected 'HH:MM-HH:MM[,HH:MM-HH:MM]'",
+        ),
+        (
+            '[calendar]\nholidays = ["2026-13-01"]\n',
+            "config.toml:2: key 'calendar.holidays': expected YYYY-MM-DD",
+        ),
+        (
+            '[[queues]]\nname = "info"\naddresses = ["info@x.edu"]\ntag = "INFO"\n\n'
+            '[[queues]]\nname = "crm"\naddresses = ["crm@x.edu"]\ntag = "INFO"\n',
+            "config.toml:9: key 'queues.tag': duplicate tag 'INFO'",
+        ),
+        (
+            '[[queues]]\nname = "Info Desk"\naddresses = ["info@x.edu"]\n',
+            "config.toml:2: key 'queues.name': expected lower-case letters",
+        ),
+        (
+            '[[queues]]\nname = "info"\naddresses = ["not an address"]\n',
+            "config.toml:3: key 'queues.addresses': not an address or local@* pattern",
+        ),
+        (
+            '[[agents]]\nname = "Ana"\naddresses = ["*@x.edu"]\n',
+            "config.toml:3: key 'agents.addresses': not an address",
+        ),
         ("[smtp]\nhost = 1\n", "config.toml: unknown table 'smtp'"),
         ("[listener\n", "config.toml: "),
         ("queues = []\n", "config.toml: at least one [[queues]] table is needed"),
@@ -70,7 +105,7 @@ def test_each_problem_names_its_key_and_line(text: str, expected: str) -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    found = problems('[listener]\nport = 0\nhost = 5\n[maildesk]\nreopen_days = -1\n')
+    found = problems("[listener]\nport = 0\nhost = 5\n[maildesk]\nreopen_days = -1\n")
     assert len(found) == 3
 
 
@@ -78,9 +113,13 @@ def test_queue_routing_follows_config_order() -> None:
     config = parse(
         '[[queues]]\nname = "info"\naddresses = ["info@*"]\ntag = "INFO"\n'
         '[[queues]]\nname = "crm"\naddresses = ["crm@uni.example"]\ntag = "CRM"\n',
-        path=None, base_dir=Path("/srv"),
+        path=None,
+        base_dir=Path("/srv"),
     )
-    assert queue_for(config, ["crm@uni.example", "info@uni.example"]) == (config.queues[0], "info@uni.example")
+    assert queue_for(config, ["crm@uni.example", "info@uni.example"]) == (
+        config.queues[0],
+        "info@uni.example",
+    )
     assert queue_for(config, ["CRM@uni.example"]) == (config.queues[1], "crm@uni.example")
     assert queue_for(config, ["crm@other.example"]) is None
 
@@ -114,7 +153,16 @@ def test_every_setting_is_documented_in_the_shipped_config_and_the_readme() -> N
         assert f"`{section.name}" in readme or f"[{section.name}]" in readme
         for setting in section.settings:
             assert setting.help, f"{section.name}.{setting.key} has no help text"
-            assert f"{setting.key} = " in shipped, f"{section.name}.{setting.key} missing from config.toml"
-            assert f"`{setting.key}`" in readme or setting.key in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), (
-                f"{section.name}.{setting.key} missing from the README's configuration table")
+            assert f"{setting.key} = " in shipped, (
+                f"{section.name}.{setting.key} missing from config.toml"
+            )
+            assert f"`{setting.key}`" in readme or setting.key in (
+                "mon",
+                "tue",
+                "wed",
+                "thu",
+                "fri",
+                "sat",
+                "sun",
+            ), f"{section.name}.{setting.key} missing from the README's configuration table"
     assert set(parsed) >= {"maildesk", "listener", "outgoing", "calendar", "queues"}

@@ -9,12 +9,39 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "maildesk"
 PURE = [
-    "mail/thread.py", "mail/classify.py", "mail/commands.py", "mail/quotes.py", "mail/compose.py",
-    "mail/htmltext.py", "mail/parsed.py", "calendar.py", "workflow.py", "model.py", "policy.py",
+    "mail/thread.py",
+    "mail/classify.py",
+    "mail/commands.py",
+    "mail/quotes.py",
+    "mail/compose.py",
+    "mail/htmltext.py",
+    "mail/parsed.py",
+    "calendar.py",
+    "workflow.py",
+    "model.py",
+    "policy.py",
 ]
-FORBIDDEN = {"maildesk.store", "maildesk.ingest", "maildesk.outbox", "maildesk.daemon", "imapclient",
-             "aiosmtpd", "sqlite_utils", "sqlite3", "smtplib", "socket", "asyncio", "mailparser",
-             "maildesk.clock", "subprocess", "os", "pathlib", "random", "secrets", "time"}
+FORBIDDEN = {
+    "maildesk.store",
+    "maildesk.ingest",
+    "maildesk.outbox",
+    "maildesk.daemon",
+    "imapclient",
+    "aiosmtpd",
+    "sqlite_utils",
+    "sqlite3",
+    "smtplib",
+    "socket",
+    "asyncio",
+    "mailparser",
+    "maildesk.clock",
+    "subprocess",
+    "os",
+    "pathlib",
+    "random",
+    "secrets",
+    "time",
+}
 
 
 def clock_or_file_calls(path: Path) -> set[str]:
@@ -42,6 +69,10 @@ def imports(path: Path) -> set[str]:
 @pytest.mark.parametrize("module", PURE)
 def test_pure_module_has_no_io(module: str) -> None:
     path = PACKAGE / module
-    bad = {name for name in imports(path) if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)}
+    bad = {
+        name
+        for name in imports(path)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+    }
     assert not bad, f"{module} imports {sorted(bad)}"
     assert not clock_or_file_calls(path), f"{module} reads the clock or files"

@@ -11,8 +11,15 @@ import pytest
 from maildesk.policy import schedule_rows
 from maildesk.templates import Templates
 
-DEFAULT_HOURS = {"mon": "08:00-20:00", "tue": "08:00-20:00", "wed": "08:00-20:00",
-                 "thu": "08:00-20:00", "fri": "08:00-20:00", "sat": "", "sun": ""}
+DEFAULT_HOURS = {
+    "mon": "08:00-20:00",
+    "tue": "08:00-20:00",
+    "wed": "08:00-20:00",
+    "thu": "08:00-20:00",
+    "fri": "08:00-20:00",
+    "sat": "",
+    "sun": "",
+}
 
 
 def context(**overrides: Any) -> dict[str, Any]:
@@ -34,21 +41,44 @@ def context(**overrides: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("es", ["Estimado/a Ana Pérez & Hijos:", "número INFO#42", "lunes a viernes: 08:00–20:00",
-                "24 horas hábiles", "Aviso de privacidad", "Universidad de Prueba"]),
-        ("en", ["Dear Ana Pérez & Hijos,", "number INFO#42", "Monday to Friday: 08:00–20:00",
-                "24 working hours", "Privacy notice", "Universidad de Prueba"]),
+        (
+            "es",
+            [
+                "Estimado/a Ana Pérez & Hijos:",
+                "número INFO#42",
+                "lunes a viernes: 08:00–20:00",
+                "24 horas hábiles",
+                "Aviso de privacidad",
+                "Universidad de Prueba",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Dear Ana Pérez & Hijos,",
+                "number INFO#42",
+                "Monday to Friday: 08:00–20:00",
+                "24 working hours",
+                "Privacy notice",
+                "Universidad de Prueba",
+            ],
+        ),
     ],
 )
-def test_the_acknowledgement_carries_number_name_policy_and_privacy(language: str, expected: list[str]) -> None:
+def test_the_acknowledgement_carries_number_name_policy_and_privacy(
+    language: str, expected: list[str]
+) -> None:
     text = Templates(None, "es").render("ack.txt.j2", language, context())
     for fragment in expected:
         assert fragment in text
 
 
 def test_no_name_gets_a_courteous_generic_greeting() -> None:
-    assert Templates(None, "es").render("ack.txt.j2", "es", context(requester_name="")).startswith(
-        "Estimado/a usuario/a:")
+    assert (
+        Templates(None, "es")
+        .render("ack.txt.j2", "es", context(requester_name=""))
+        .startswith("Estimado/a usuario/a:")
+    )
 
 
 def test_split_shifts_and_saturdays_are_listed() -> None:
@@ -61,7 +91,9 @@ def test_split_shifts_and_saturdays_are_listed() -> None:
 
 def test_requester_text_is_never_evaluated_as_a_template() -> None:
     hostile = "{{ organization }} {% include '/etc/passwd' %}"
-    text = Templates(None, "es").render("ack.txt.j2", "es", context(subject=hostile, requester_name=hostile))
+    text = Templates(None, "es").render(
+        "ack.txt.j2", "es", context(subject=hostile, requester_name=hostile)
+    )
     assert hostile in text
     assert text.count("Universidad de Prueba") == 1  # only the signature
 
@@ -73,9 +105,13 @@ def test_a_missing_variable_fails_loudly() -> None:
         Templates(None, "es").render("ack.txt.j2", "es", values)
 
 
-def test_a_site_template_overrides_the_packaged_one_and_others_stay_reachable(tmp_path: Path) -> None:
+def test_a_site_template_overrides_the_packaged_one_and_others_stay_reachable(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "es").mkdir()
-    (tmp_path / "es" / "privacy.txt.j2").write_text("Aviso propio de la universidad.\n", encoding="utf-8")
+    (tmp_path / "es" / "privacy.txt.j2").write_text(
+        "Aviso propio de la universidad.\n", encoding="utf-8"
+    )
     text = Templates(tmp_path, "es").render("ack.txt.j2", "es", context())
     assert "Aviso propio de la universidad." in text
     assert "Aviso de privacidad" not in text
@@ -90,4 +126,5 @@ def test_check_reports_syntax_errors_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "es").mkdir()
     (tmp_path / "es" / "ack.txt.j2").write_text("Hola\n{% if %}\n", encoding="utf-8")
     problems = Templates(tmp_path, "es").check(["ack.txt.j2"], ["es", "en"])
-    assert len(problems) == 1 and "ack.txt.j2:2" in problems[0]
+    assert len(problems) == 1
+    assert "ack.txt.j2:2" in problems[0]

@@ -102,7 +102,9 @@ def test_strip_tags_keeps_foreign_tags() -> None:
     assert strip_tags("[OTHER#1] [INFO#2] Hola", TAGS) == "[OTHER#1] Hola"
 
 
-@given(st.sampled_from(sorted(TAGS)), st.integers(min_value=1, max_value=10**11), st.text(max_size=60))
+@given(
+    st.sampled_from(sorted(TAGS)), st.integers(min_value=1, max_value=10**11), st.text(max_size=60)
+)
 def test_a_formatted_tag_is_always_found_again(prefix: str, number: int, subject: str) -> None:
     found = find_tag(f"Re: {format_tag(prefix, number)} {subject}", TAGS)
     assert found == Tag(prefix, number)
@@ -110,7 +112,8 @@ def test_a_formatted_tag_is_always_found_again(prefix: str, number: int, subject
 
 def test_signed_message_ids_round_trip_and_resist_forgery() -> None:
     mid = sign_message_id(SECRET, 42, "a", "0a1b2c3d4e5f", "uni.example")
-    assert mid.startswith("md.42.a.0a1b2c3d4e5f.") and mid.endswith("@uni.example")
+    assert mid.startswith("md.42.a.0a1b2c3d4e5f.")
+    assert mid.endswith("@uni.example")
     assert verify_message_id(SECRET, mid) == (42, "a")
     assert verify_message_id(SECRET, mid.upper()) == (42, "a")  # some gateways upper-case ids
     assert verify_message_id(b"another-secret-0123456789", mid) is None
@@ -128,8 +131,12 @@ def test_signed_tickets_prefers_the_most_recent_reference() -> None:
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
-def ticket(number: int = 1, requester: str = "ana@example.com", participants: frozenset[str] = frozenset()) -> Ticket:
-    return Ticket(number, "info", State.NEW, "Beca", requester, NOW, None, participants | {requester})
+def ticket(
+    number: int = 1, requester: str = "ana@example.com", participants: frozenset[str] = frozenset()
+) -> Ticket:
+    return Ticket(
+        number, "info", State.NEW, "Beca", requester, NOW, None, participants | {requester}
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,7 +151,9 @@ def ticket(number: int = 1, requester: str = "ana@example.com", participants: fr
         ("mallory@evil.example", Via.STORED_ID, True),  # replies in the thread
     ],
 )
-def test_choose_honours_tags_only_from_the_tickets_people(sender: str, via: Via, joins: bool) -> None:
+def test_choose_honours_tags_only_from_the_tickets_people(
+    sender: str, via: Via, joins: bool
+) -> None:
     hit = Hit(ticket(participants=frozenset({"tutor@example.com"})), via)
     choice = choose([hit], sender, {"agent@uni.example"}, "INFO")
     assert (choice.ticket is not None) is joins
@@ -154,5 +163,7 @@ def test_choose_honours_tags_only_from_the_tickets_people(sender: str, via: Via,
 def test_choose_takes_the_strongest_evidence_first() -> None:
     signed, tagged = Hit(ticket(7), Via.SIGNED_ID), Hit(ticket(3), Via.TAG)
     choice = choose([signed, tagged], "ana@example.com", set(), "INFO")
-    assert choice.ticket is not None and choice.ticket.number == 7 and choice.via is Via.SIGNED_ID
+    assert choice.ticket is not None
+    assert choice.ticket.number == 7
+    assert choice.via is Via.SIGNED_ID
     assert choose([], "ana@example.com", set(), "INFO").ticket is None

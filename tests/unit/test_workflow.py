@@ -45,15 +45,28 @@ def test_decide(choice: ThreadChoice, human: bool, action: Action, state: State,
 
 
 def test_mail_that_may_not_open_a_ticket_is_only_recorded() -> None:
-    decision = decide(ThreadChoice(None, None), now=NOW, may_answer=False, may_open_ticket=False,
-                      reopen_window=WINDOW)
-    assert decision.action is Action.RECORD and decision.state is None and not decision.acknowledge
+    decision = decide(
+        ThreadChoice(None, None),
+        now=NOW,
+        may_answer=False,
+        may_open_ticket=False,
+        reopen_window=WINDOW,
+    )
+    assert decision.action is Action.RECORD
+    assert decision.state is None
+    assert not decision.acknowledge
 
 
 def test_a_late_follow_up_opens_a_ticket_linked_to_the_old_one() -> None:
-    decision = decide(existing(State.CLOSED, closed_days_ago=30), now=NOW, may_answer=True,
-                      may_open_ticket=True, reopen_window=WINDOW)
-    assert decision.opens_ticket and decision.linked_to == 5
+    decision = decide(
+        existing(State.CLOSED, closed_days_ago=30),
+        now=NOW,
+        may_answer=True,
+        may_open_ticket=True,
+        reopen_window=WINDOW,
+    )
+    assert decision.opens_ticket
+    assert decision.linked_to == 5
 
 
 def test_a_claimed_tag_is_carried_to_the_new_ticket() -> None:
