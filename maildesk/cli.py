@@ -14,11 +14,13 @@ from typing import Any
 import click
 
 from maildesk import __version__
+from maildesk.clock import SystemClock
 from maildesk.config import Config, find_config_path, load
 from maildesk.configfile import example_config
 from maildesk.errors import ConfigError, MaildeskError
 from maildesk.secret import load_secret, write_secret_file
 from maildesk.store import queries
+from maildesk.store.store import Store
 from maildesk.templates import Templates
 
 TEMPLATES_USED = ["ack.txt.j2"]
@@ -240,6 +242,51 @@ def quarantine_raw(obj: _Context, item: int) -> None:
         if raw is None:
             raise MaildeskError(f"no quarantined message {item}")
         sys.stdout.buffer.write(raw)
+
+
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--state", type=click.Choice(["pending", "failed", "sent"]), help="Only rows in this state."
+)
+@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def outbox(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> None:
+    """List outgoing mail: pending (with the last error), failed and sent."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: _Context = ctx.obj
+    with _errors():
+        config = obj.config()
+        with _readonly(config) as conn:
+            rows = queries.list_outbox(conn, state, limit)
+        if as_json:
+            _emit(rows)
+            return
+        for row in rows:
+            error = f"  {row['last_error']}" if row["last_error"] else ""
+            click.echo(
+                f"{row['id']:>6}  {row['state']:<7} {row['kind']:<6} tries {row['attempts']:<3}"
+                f" {', '.join(row['rcpt_to'])}{error}"
+            )
+
+
+@outbox.command("retry")
+@click.argument("row_id", type=int)
+@click.pass_obj
+def outbox_retry(obj: _Context, row_id: int) -> None:
+    """Try outbox row ROW_ID again now (also a failed one)."""
+    with _errors():
+        config = obj.config()
+        store = Store(config.database)
+        try:
+            with store.transaction():
+                found = store.outbox_requeue(row_id, SystemClock().now())
+        finally:
+            store.close()
+        if not found:
+            raise MaildeskError(f"no pending or failed outbox row {row_id}")
+        click.echo(f"outbox row {row_id} will be sent on the next pass")
 
 
 @contextmanager

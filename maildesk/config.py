@@ -45,6 +45,8 @@ class OutgoingConfig:
     password_env: str = "MAILDESK_SMTP_PASSWORD"  # noqa: S105 - a variable's name, not a secret
     password_file: Path | None = None
     timeout_seconds: int = 30
+    retry_seconds: int = 30
+    max_age_hours: int = 120
 
     def password(self) -> str:
         """The relay password from the environment or the credentials file ("" if none)."""

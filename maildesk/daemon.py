@@ -14,6 +14,7 @@ import signal
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import TypeVar
 
 from maildesk.clock import Clock, SystemClock
@@ -21,7 +22,7 @@ from maildesk.config import Config, queue_for
 from maildesk.errors import PermanentError, TransientError
 from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline, Stored
 from maildesk.ingest.smtp import Handler, serve
-from maildesk.outbox import MAX_AGE, Transport, make_transport, next_attempt, recipients
+from maildesk.outbox import Transport, make_transport, next_attempt, recipients
 from maildesk.secret import load_secret
 from maildesk.store.store import Store, from_iso
 from maildesk.templates import Templates
@@ -138,11 +139,12 @@ class Daemon:
             await self._db(self.store.outbox_failed, row_id, str(exc))
         except TransientError as exc:
             now = self.clock.now()
-            if now - from_iso(created_at) > MAX_AGE:
+            outgoing = self.config.outgoing
+            if now - from_iso(created_at) > timedelta(hours=outgoing.max_age_hours):
                 log.error("outbox row %d given up after %d attempts: %s", row_id, attempts + 1, exc)
                 await self._db(self.store.outbox_failed, row_id, f"expired: {exc}")
             else:
-                retry = next_attempt(now, attempts + 1)
+                retry = next_attempt(now, attempts + 1, outgoing.retry_seconds)
                 log.warning(
                     "outbox row %d delayed: %s; next attempt %s", row_id, exc, retry.isoformat()
                 )

@@ -23,8 +23,6 @@ from maildesk.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
-MAX_AGE = timedelta(days=5)  # like an MTA's queue lifetime: then it is reported failed
-_FIRST_RETRY = 30.0
 _LONGEST_WAIT = 3600.0
 
 
@@ -116,15 +114,18 @@ def make_transport(config: OutgoingConfig) -> Transport:
     return FileTransport(config.directory)
 
 
-def next_attempt(now: datetime, attempts: int, rng: random.Random | None = None) -> datetime:
-    """When to try again after ``attempts`` failures: exponential, capped, with jitter.
+def next_attempt(
+    now: datetime, attempts: int, first: float, rng: random.Random | None = None
+) -> datetime:
+    """When to try again after ``attempts`` failures: exponential from ``first`` seconds,
+    capped at an hour, with jitter so a queue of retries does not hit the relay at once.
 
     >>> from datetime import UTC
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> next_attempt(t, 1, random.Random(0)) - t < timedelta(seconds=70)
+    >>> 24 <= (next_attempt(t, 2, 15, random.Random(0)) - t).total_seconds() <= 36
     True
     """
-    base = min(_FIRST_RETRY * 2 ** max(attempts - 1, 0), _LONGEST_WAIT)
+    base = min(first * 2 ** max(attempts - 1, 0), _LONGEST_WAIT)
     jitter = (rng or random).uniform(0.8, 1.2)
     return now + timedelta(seconds=base * jitter)
 

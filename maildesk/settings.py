@@ -122,6 +122,21 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 example=True,
             ),
             Setting("timeout_seconds", 30, "Relay connection timeout.", minimum=1, maximum=600),
+            Setting(
+                "retry_seconds",
+                30,
+                "First wait after a failed delivery; each further failure doubles it"
+                " (up to an hour).",
+                minimum=1,
+                maximum=3600,
+            ),
+            Setting(
+                "max_age_hours",
+                120,
+                "A message still undelivered after this long is marked failed and reported.",
+                minimum=1,
+                maximum=2400,
+            ),
         ),
     ),
     Section(

@@ -322,6 +322,15 @@ class Store:
             (error[:500], iso(next_at), row_id),
         )
 
+    def outbox_requeue(self, row_id: int, now: datetime) -> bool:
+        """Make a pending or failed row due now (an admin's "retry"); False if there is none."""
+        cursor = self.conn.execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = ?"
+            " WHERE id = ? AND state != 'sent'",
+            (iso(now), row_id),
+        )
+        return cursor.rowcount == 1
+
     def outbox_failed(self, row_id: int, error: str) -> None:
         self.conn.execute(
             "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?"
