@@ -321,3 +321,41 @@ def test_init_writes_a_config_that_check_accepts(tmp_path: Path) -> None:
     checked = run("check")
     assert checked.returncode == 0, checked.stderr
     assert "OK" in checked.stdout
+
+
+def test_lmtp_answers_once_per_recipient(tmp_path: Path) -> None:
+    desk = Maildesk(tmp_path / "lmtp")
+    listener = '[listener]\nprotocol = "lmtp"\n'
+    desk.config.write_text(
+        desk.config.read_text(encoding="utf-8").replace("[listener]\n", listener), encoding="utf-8"
+    )
+    desk.start()
+    body = mail("ana@example.com", "info@uni.example", "Por LMTP", cc="crm@uni.example").as_bytes()
+    try:
+        # smtplib's LMTP client reads a single reply to DATA, so speak RFC 2033 by hand.
+        with socket.create_connection(("127.0.0.1", desk.port), timeout=30) as sock:
+            reader = sock.makefile("rb")
+
+            def reply() -> bytes:
+                lines = [reader.readline()]
+                while lines[-1][3:4] == b"-":
+                    lines.append(reader.readline())
+                return lines[-1]
+
+            assert reply().startswith(b"220")
+            for command in (
+                b"LHLO test",
+                b"MAIL FROM:<ana@example.com>",
+                b"RCPT TO:<info@uni.example>",
+                b"RCPT TO:<crm@uni.example>",
+                b"DATA",
+            ):
+                sock.sendall(command + b"\r\n")
+                assert reply()[:1] in (b"2", b"3")
+            sock.sendall(body.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") + b"\r\n.\r\n")
+            answers = [reply(), reply()]
+            sock.sendall(b"QUIT\r\n")
+        assert all(a.startswith(b"250") for a in answers), answers
+        assert [(t["queue"], t["subject"]) for t in desk.json("tickets")] == [("info", "Por LMTP")]
+    finally:
+        assert desk.stop() == 0
