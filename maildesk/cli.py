@@ -246,7 +246,9 @@ def quarantine_raw(obj: _Context, item: int) -> None:
 
 @cli.group(invoke_without_command=True)
 @click.option(
-    "--state", type=click.Choice(["pending", "failed", "sent"]), help="Only rows in this state."
+    "--state",
+    type=click.Choice(["pending", "failed", "bounced", "sent"]),
+    help="Only rows in this state.",
 )
 @click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

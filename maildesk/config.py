@@ -6,6 +6,7 @@ against them and builds the typed configuration the rest of maildesk reads.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -66,6 +67,11 @@ class CalendarConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    auto_replies_per_hour: int = 5
+
+
+@dataclass(frozen=True)
 class QueueConfig:
     name: str
     addresses: tuple[str, ...]
@@ -78,6 +84,55 @@ class AgentConfig:
     name: str
     addresses: tuple[str, ...]
     language: str
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    """One IMAP mailbox to collect from; it feeds one queue."""
+
+    name: str
+    host: str
+    port: int
+    tls: Literal["tls", "starttls", "none"]
+    username: str
+    password_env: str
+    password_file: Path | None
+    folder: str
+    processed_folder: str  # "" leaves stored mail in place, flagged \Seen
+    quarantine_folder: str  # likewise for mail that cannot be read
+    queue: str
+    idle: bool = True
+    poll_seconds: int = 60
+    batch_size: int = 200
+
+    @property
+    def source(self) -> str:
+        """What the store records as the source of each message: ``imap:<name>``."""
+        return f"imap:{self.name}"
+
+    def password(self) -> str:
+        """The password from the environment, else from the credentials file (never logged).
+
+        Read at each login, so a rotated credentials file takes effect on the next one.
+        """
+        if self.password_env and os.environ.get(self.password_env):
+            return os.environ[self.password_env]
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(
+                    [
+                        f"key 'imap.password_file' of account '{self.name}': cannot read"
+                        f" {self.password_file}: {exc.strerror or exc}"
+                    ]
+                ) from exc
+        raise ConfigError(
+            [
+                f"key 'imap.password_env' of account '{self.name}': no password:"
+                f" ${self.password_env or '(none)'} is not set and there is no password_file"
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -96,8 +151,10 @@ class Config:
     listener: ListenerConfig
     outgoing: OutgoingConfig
     calendar: CalendarConfig
+    limits: LimitsConfig
     queues: tuple[QueueConfig, ...]
     agents: tuple[AgentConfig, ...]
+    imap: tuple[ImapConfig, ...] = ()
 
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)
@@ -238,6 +295,7 @@ class _Checker:
             scalars[sect.name] = self.table(raw, sect)
         queues = self._queues(data.get("queues"))
         agents = self._agents(data.get("agents"))
+        imap = self._imap(data.get("imap"), {q["name"] for q in queues})
         general, listener, outgoing, cal = (
             scalars["maildesk"],
             scalars["listener"],
@@ -289,6 +347,7 @@ class _Checker:
                 holidays_file=rel(cal["holidays_file"]) if cal["holidays_file"] else None,
                 first_response_hours=cal["first_response_hours"],
             ),
+            limits=LimitsConfig(**scalars["limits"]),
             queues=tuple(
                 QueueConfig(
                     q["name"], tuple(q["addresses"]), q["tag"], q["language"] or general["language"]
@@ -302,6 +361,16 @@ class _Checker:
                     a["language"] or general["language"],
                 )
                 for a in agents
+            ),
+            imap=tuple(
+                ImapConfig(
+                    **{
+                        **a,
+                        "port": a["port"] or (993 if a["tls"] == "tls" else 143),
+                        "password_file": rel(a["password_file"]) if a["password_file"] else None,
+                    }
+                )
+                for a in imap
             ),
         )
 
@@ -372,6 +441,61 @@ class _Checker:
                 if "*" in address or not _ADDRESS.match(address):
                     self.problem("agents.addresses", f"not an address: {address!r}", i)
         return agents
+
+
+    def _imap(self, raw: object, queue_names: set[str]) -> list[dict[str, Any]]:
+        accounts = self._array(raw, "imap")
+        names: set[str] = set()
+        for i, account in enumerate(accounts):
+            name = account["name"]
+            if not _NAME.match(name):
+                self.problem(
+                    "imap.name", f"expected lower-case letters, digits, - or _, got {name!r}", i
+                )
+            elif name in names:
+                self.problem("imap.name", f"duplicate account name {name!r}", i)
+            names.add(name)
+            for key in ("host", "username", "folder"):
+                if not account[key]:
+                    self.problem(f"imap.{key}", "expected a non-empty value", i)
+            if not account["password_env"] and not account["password_file"]:
+                self.problem(
+                    "imap.password_env",
+                    "expected password_env or password_file (passwords never go in config.toml)",
+                    i,
+                )
+            if account["tls"] == "none" and account["host"] and not _loopback(account["host"]):
+                self.problem(
+                    "imap.tls",
+                    "'none' would send the password in clear text; it is allowed only for a"
+                    f" loopback host, got {account['host']!r} (use 'tls' or 'starttls')",
+                    i,
+                )
+            for key in ("processed_folder", "quarantine_folder"):
+                if account[key] and account[key] == account["folder"]:
+                    self.problem(f"imap.{key}", f"must differ from folder {account['folder']!r}", i)
+            if account["queue"] not in queue_names:
+                known = ", ".join(repr(q) for q in sorted(queue_names))
+                self.problem(
+                    "imap.queue",
+                    f"expected the name of a [[queues]] table ({known}), got {account['queue']!r}",
+                    i,
+                )
+        return accounts
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface.
+
+    >>> _loopback("127.0.0.1"), _loopback("localhost"), _loopback("imap.example.edu")
+    (True, True, False)
+    """
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def address_matches(pattern: str, address: str) -> bool:

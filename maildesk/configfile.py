@@ -25,6 +25,22 @@ def _comment(text: str) -> list[str]:
 # Sections with no useful default are written as a commented example with these values.
 _SAMPLES: dict[str, dict[str, Value]] = {
     "agents": {"name": "Ana Pérez", "addresses": ["ana.perez@example.edu"], "language": "es"},
+    "imap": {
+        "name": "info",
+        "host": "imap.example.edu",
+        "port": 993,
+        "tls": "tls",
+        "username": "info@example.edu",
+        "password_env": "MAILDESK_IMAP_INFO_PASSWORD",
+        "password_file": "/run/credentials/maildesk.service/imap-info",
+        "folder": "INBOX",
+        "processed_folder": "Processed",
+        "quarantine_folder": "Quarantine",
+        "queue": "info",
+        "idle": True,
+        "poll_seconds": 60,
+        "batch_size": 200,
+    },
 }
 
 

@@ -166,6 +166,20 @@ SECTIONS: Final[tuple[Section, ...]] = (
         ),
     ),
     Section(
+        "limits",
+        "Protections against mail loops and oversized mail.",
+        (
+            Setting(
+                "auto_replies_per_hour",
+                5,
+                "At most this many automatic messages to one address per hour; beyond it"
+                " mail is recorded but not answered, so a loop with another robot dies out.",
+                minimum=1,
+                maximum=1000,
+            ),
+        ),
+    ),
+    Section(
         "queues",
         "One [[queues]] table per mailbox. A message belongs to the first queue, in this order,"
         " that has one of its recipients. 'info@*' means info@ at any domain.",
@@ -189,6 +203,81 @@ SECTIONS: Final[tuple[Section, ...]] = (
             Setting("name", "", "Display name."),
             Setting("addresses", [], "The agent's address and aliases."),
             Setting("language", "", "Language of mail sent to this agent.", ("", "es", "en")),
+        ),
+        array=True,
+    ),
+    Section(
+        "imap",
+        "One [[imap]] table per mailbox to collect from an IMAP server (IDLE, else polling)."
+        " A message is flagged \\Seen and moved only after it is stored. With IMAP accounts"
+        " the [listener] may be disabled.",
+        (
+            Setting(
+                "name",
+                "",
+                "Short name of the account (letters, digits, - and _), used in logs and the store.",
+            ),
+            Setting("host", "", "IMAP server."),
+            Setting(
+                "port",
+                0,
+                "Port; 0 for the usual one (993 with tls, 143 otherwise).",
+                minimum=0,
+                maximum=65535,
+            ),
+            Setting(
+                "tls",
+                "tls",
+                '"tls": implicit TLS; "starttls": upgrade the connection or fail, never'
+                ' continue in plain text; "none": only for a server on this machine (loopback).',
+                ("tls", "starttls", "none"),
+            ),
+            Setting("username", "", "Login name."),
+            Setting(
+                "password_env",
+                "",
+                "Environment variable holding the password; when empty or unset, password_file"
+                " is read.",
+            ),
+            Setting(
+                "password_file",
+                "",
+                "File holding the password (e.g. a systemd credential), read at each login.",
+            ),
+            Setting("folder", "INBOX", "Folder to collect from."),
+            Setting(
+                "processed_folder",
+                "Processed",
+                "Stored mail is flagged \\Seen and moved here (created if missing); \"\" leaves"
+                " it in place, flagged \\Seen.",
+            ),
+            Setting(
+                "quarantine_folder",
+                "Quarantine",
+                "Mail that cannot be read is kept in quarantine with the reason and moved here"
+                " (created if missing); \"\" leaves it in place, flagged \\Seen.",
+            ),
+            Setting("queue", "", "The [[queues]] name this mailbox feeds."),
+            Setting(
+                "idle",
+                True,
+                "Use IMAP IDLE when the server offers it: new mail is taken within seconds."
+                " IDLE is renewed every 5 minutes.",
+            ),
+            Setting(
+                "poll_seconds",
+                60,
+                "Seconds between checks for new mail when IDLE is off or not offered.",
+                minimum=1,
+                maximum=3600,
+            ),
+            Setting(
+                "batch_size",
+                200,
+                "Messages fetched per request; a mailbox is never held in memory at once.",
+                minimum=1,
+                maximum=5000,
+            ),
         ),
         array=True,
     ),

@@ -19,7 +19,7 @@ from typing import Any
 from maildesk.clock import Clock
 from maildesk.config import Config, QueueConfig, address_matches, queue_for
 from maildesk.errors import MalformedMail
-from maildesk.mail.classify import Classification, classify
+from maildesk.mail.classify import Classification, MailKind, bounced_message_ids, classify
 from maildesk.mail.compose import Outgoing, compose
 from maildesk.mail.parse import parse
 from maildesk.mail.parsed import Address, ParsedMail
@@ -126,7 +126,9 @@ class Pipeline:
             log.info("duplicate message-id=<%s> already stored", mail.message_id)
             return Duplicate(duplicate[1], mail.message_id)
         queue, queue_address = self._queue(mail, envelope)
-        choice = choose(self._hits(mail), sender.email, self.agents, queue.tag)
+        # A bounce names our message only inside the returned copy; that finds its ticket.
+        bounced = bounced_message_ids(raw) if kind.kind is MailKind.BOUNCE else []
+        choice = choose(self._hits(mail, bounced), sender.email, self.agents, queue.tag)
         decision = decide(
             choice,
             now=now,
@@ -138,6 +140,8 @@ class Pipeline:
             outcome = self._store(
                 raw, mail, sender, envelope, key, kind, queue, queue_address, decision, now
             )
+            if bounced:
+                self._record_bounce(bounced, kind, now)
         log.info(
             "stored ticket=%s action=%s kind=%s message-id=<%s>%s",
             outcome.ref or "-",
@@ -164,8 +168,8 @@ class Pipeline:
             return queue, _concrete_address(queue)
         return routed
 
-    def _hits(self, mail: ParsedMail) -> list[Hit]:
-        ids = [*mail.references, *mail.in_reply_to]
+    def _hits(self, mail: ParsedMail, bounced: Sequence[str] = ()) -> list[Hit]:
+        ids = [*mail.references, *mail.in_reply_to, *bounced]
         signed = signed_tickets(self.secret, ids)
         stored = [
             n for n in self.store.tickets_of_message_ids(list(reversed(ids))) if n not in signed
@@ -248,9 +252,30 @@ class Pipeline:
                 others = [a.email for a in (*mail.to, *mail.cc) if not self._is_own(a.email)]
                 self.store.add_participants(ticket, [sender.email, *others], "cc")
             self.store.add_event(ticket, decision.action.value, f"message <{mail.message_id}>", now)
-        if decision.acknowledge and ticket is not None:
+        acknowledged = decision.acknowledge and ticket is not None
+        if acknowledged and self._over_rate(sender.email, now):
+            acknowledged = False
+            self.store.add_event(
+                ticket, "rate-limited", f"no acknowledgement to {sender.email}", now
+            )
+            log.warning(
+                "not answering %s: over %d automatic messages this hour (loop guard) ticket=%s",
+                sender.email,
+                self.config.limits.auto_replies_per_hour,
+                ref,
+            )
+        if acknowledged and ticket is not None:
             self._acknowledge(ticket, mail, sender, queue, queue_address, now)
-        return Stored(ticket, decision.action, mail.message_id, ref, decision.acknowledge)
+        return Stored(ticket, decision.action, mail.message_id, ref, acknowledged)
+
+    def _over_rate(self, address: str, now: datetime) -> bool:
+        sent = self.store.automatic_sent_since(address, now - timedelta(hours=1))
+        return sent >= self.config.limits.auto_replies_per_hour
+
+    def _record_bounce(self, bounced: Sequence[str], kind: Classification, now: datetime) -> None:
+        for row_id, ticket in self.store.bounce_outbox(bounced, kind.reason):
+            self.store.add_event(ticket, "bounced", f"outbox row {row_id}: {kind.reason}", now)
+            log.warning("outgoing mail bounced: outbox row %d ticket=%s", row_id, ticket)
 
     def _acknowledge(
         self,

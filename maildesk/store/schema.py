@@ -125,6 +125,19 @@ def _initial(db: Database) -> None:
     )
 
 
+@migrations(name="0003_outbox_recipient")
+def _outbox_recipient(db: Database) -> None:
+    # Counting what we sent to one address lately (the loop guard) must not scan the outbox.
+    db.executescript(
+        """
+        ALTER TABLE outbox ADD COLUMN recipient TEXT NOT NULL DEFAULT '';
+        UPDATE outbox SET recipient = json_extract(rcpt_to, '$[0]');
+        CREATE INDEX outbox_recipient ON outbox(recipient, created_at);
+        CREATE INDEX outbox_message_id ON outbox(message_id);
+        """
+    )
+
+
 def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

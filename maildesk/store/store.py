@@ -211,8 +211,8 @@ class Store:
 
     def enqueue(self, mail: OutgoingMail, message: int | None, now: datetime) -> int:
         cursor = self.conn.execute(
-            "INSERT INTO outbox (ticket, message, kind, message_id, mail_from, rcpt_to, raw,"
-            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (ticket, message, kind, message_id, mail_from, rcpt_to, recipient,"
+            " raw, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mail.ticket,
                 message,
@@ -220,6 +220,7 @@ class Store:
                 mail.message_id,
                 mail.mail_from,
                 json.dumps(list(mail.rcpt_to)),
+                mail.rcpt_to[0].lower() if mail.rcpt_to else "",
                 mail.raw,
                 iso(now),
                 iso(now),
@@ -294,6 +295,31 @@ class Store:
         return found
 
     # -- outbox --------------------------------------------------------------------------
+
+    def automatic_sent_since(self, recipient: str, since: datetime) -> int:
+        """How many automatic messages we queued for ``recipient`` since ``since``."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE recipient = ? AND created_at >= ?"
+            " AND kind IN ('ack', 'survey', 'reminder', 'notice')",
+            (recipient.lower(), iso(since)),
+        ).fetchone()
+        return int(row[0])
+
+    def bounce_outbox(
+        self, message_ids: Sequence[str], detail: str
+    ) -> list[tuple[int, int | None]]:
+        """Mark our outgoing messages ``message_ids`` bounced; (row id, ticket) of each."""
+        found = []
+        for message_id in message_ids:
+            for row in self.conn.execute(
+                "SELECT id, ticket FROM outbox WHERE message_id = ?", (message_id,)
+            ).fetchall():
+                self.conn.execute(
+                    "UPDATE outbox SET state = 'bounced', last_error = ? WHERE id = ?",
+                    (detail[:500], row["id"]),
+                )
+                found.append((row["id"], row["ticket"]))
+        return found
 
     def due_outbox(self, now: datetime, limit: int = 50) -> list[sqlite3.Row]:
         return self.conn.execute(

@@ -319,3 +319,50 @@ def test_an_out_of_office_reply_is_recorded_but_never_answered(
     assert (
         store.conn.execute("SELECT count(*) FROM messages WHERE ticket IS NULL").fetchone()[0] == 1
     )
+
+
+def test_a_bounce_of_our_acknowledgement_marks_the_outbox_row_and_joins_the_ticket(
+    pipeline: Pipeline, store: Store
+) -> None:
+    pipeline.accept(build(sender="ana@nowhere.example"), smtp())
+    ours = ack_id(store)
+    dsn = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.uni.example>\r\n"
+        "To: info@uni.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <bounce1@mx.uni.example>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.uni.example\r\n\r\n"
+        "Final-Recipient: rfc822; ana@nowhere.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: info@uni.example\r\nTo: ana@nowhere.example\r\nMessage-ID: <{ours}>\r\n"
+        "Subject: [INFO#1] Consulta\r\n"
+        "--B--\r\n"
+    ).encode()
+    outcome = stored(pipeline.accept(dsn, Envelope("", ["info@uni.example"], "smtp")))
+    assert (outcome.ticket, outcome.action, outcome.acknowledged) == (1, Action.APPEND, False)
+    assert [r["state"] for r in outbox(store)] == ["bounced"]
+    kinds = [
+        r[0] for r in store.conn.execute("SELECT kind FROM events WHERE ticket = 1 ORDER BY id")
+    ]
+    assert kinds == ["open", "append", "bounced"]
+    assert store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+
+
+def test_the_loop_guard_counts_automatic_mail_per_address(
+    config: Config, store: Store, clock: FakeClock
+) -> None:
+    pipeline = Pipeline(config, store, Templates(None, "es"), clock, SECRET)
+    answered = []
+    for n in range(7):
+        outcome = stored(
+            pipeline.accept(build(f"Caso {n}", message_id=f"<c{n}@example.com>"), smtp())
+        )
+        answered.append(outcome.acknowledged)
+    assert answered == [True] * 5 + [False] * 2
+    clock.advance(timedelta(minutes=61))  # an hour later the address may be answered again
+    later = stored(pipeline.accept(build("Otro", message_id="<c9@example.com>"), smtp()))
+    assert later.acknowledged
