@@ -442,7 +442,6 @@ class _Checker:
                     self.problem("agents.addresses", f"not an address: {address!r}", i)
         return agents
 
-
     def _imap(self, raw: object, queue_names: set[str]) -> list[dict[str, Any]]:
         accounts = self._array(raw, "imap")
         names: set[str] = set()

@@ -248,14 +248,14 @@ SECTIONS: Final[tuple[Section, ...]] = (
             Setting(
                 "processed_folder",
                 "Processed",
-                "Stored mail is flagged \\Seen and moved here (created if missing); \"\" leaves"
+                'Stored mail is flagged \\Seen and moved here (created if missing); "" leaves'
                 " it in place, flagged \\Seen.",
             ),
             Setting(
                 "quarantine_folder",
                 "Quarantine",
                 "Mail that cannot be read is kept in quarantine with the reason and moved here"
-                " (created if missing); \"\" leaves it in place, flagged \\Seen.",
+                ' (created if missing); "" leaves it in place, flagged \\Seen.',
             ),
             Setting("queue", "", "The [[queues]] name this mailbox feeds."),
             Setting(
