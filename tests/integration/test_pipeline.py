@@ -366,3 +366,29 @@ def test_the_loop_guard_counts_automatic_mail_per_address(
     clock.advance(timedelta(minutes=61))  # an hour later the address may be answered again
     later = stored(pipeline.accept(build("Otro", message_id="<c9@example.com>"), smtp()))
     assert later.acknowledged
+
+
+def test_unknown_charsets_and_empty_bodies_still_make_tickets(
+    pipeline: Pipeline, store: Store
+) -> None:
+    unknown = (
+        b"From: =?x-unknown-charset?Q?Jos=E9?= <jose@example.com>\r\n"
+        b"To: info@uni.example\r\nSubject: =?klingon?B?SG9sYQ==?=\r\nMessage-ID: <u1@example.com>\r\n"
+        b"Content-Type: text/plain; charset=x-does-not-exist\r\n\r\nCaf\xe9 con leche\r\n"
+    )
+    empty = (
+        b"From: ana@example.com\r\nTo: info@uni.example\r\nSubject: \r\n"
+        b"Message-ID: <e1@example.com>\r\n\r\n"
+    )
+    first = stored(pipeline.accept(unknown, smtp()))
+    second = stored(pipeline.accept(empty, smtp()))
+    assert first.acknowledged
+    assert second.acknowledged
+    rows = store.conn.execute(
+        "SELECT subject, body FROM messages WHERE direction = 'in' ORDER BY id"
+    )
+    (subject1, body1), (subject2, body2) = (tuple(r) for r in rows)
+    assert subject1 == "Hola"
+    assert body1.startswith("Caf")
+    assert "con leche" in body1
+    assert (subject2, body2) == ("", "")
