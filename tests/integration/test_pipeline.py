@@ -373,7 +373,8 @@ def test_unknown_charsets_and_empty_bodies_still_make_tickets(
 ) -> None:
     unknown = (
         b"From: =?x-unknown-charset?Q?Jos=E9?= <jose@example.com>\r\n"
-        b"To: info@uni.example\r\nSubject: =?klingon?B?SG9sYQ==?=\r\nMessage-ID: <u1@example.com>\r\n"
+        b"To: info@uni.example\r\nSubject: =?klingon?B?SG9sYQ==?=\r\n"
+        b"Message-ID: <u1@example.com>\r\n"
         b"Content-Type: text/plain; charset=x-does-not-exist\r\n\r\nCaf\xe9 con leche\r\n"
     )
     empty = (
