@@ -23,5 +23,6 @@ def test_the_cli_reference_in_the_readme_is_current() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "bash scripts/test" in readme and "bash scripts/test" in ci
+    assert "bash scripts/test" in readme
+    assert "bash scripts/test" in ci
     assert "bash scripts/run" in readme
