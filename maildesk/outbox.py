@@ -43,7 +43,7 @@ class FileTransport:
             self.directory.mkdir(parents=True, exist_ok=True)
             final = self.directory / f"{row_id:08d}.eml"
             # Write then rename: a reader never sees half a message.
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(raw)
                 handle.flush()

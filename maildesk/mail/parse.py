@@ -98,6 +98,17 @@ def _decode(value: Any) -> str:
     return _undo_surrogates("".join(text))
 
 
+def _raw_text(value: Any) -> str:
+    """A header value as text with its RFC 2047 words still encoded; 8-bit bytes decoded."""
+    if isinstance(value, str):
+        return _undo_surrogates(value)
+    # email.header.Header: the parser met raw 8-bit bytes, kept as "unknown-8bit" chunks.
+    return "".join(
+        _bytes_to_text(chunk, charset) if isinstance(chunk, bytes) else chunk
+        for chunk, charset in decode_header(value)
+    )
+
+
 def _bytes_to_text(data: bytes, charset: str | None) -> str:
     name = (charset or "us-ascii").lower()
     # Mail clients label GBK and GB18030 text as gb2312; the superset reads all three.
@@ -150,12 +161,14 @@ def _first_id(value: str) -> str:
 
 
 def _addresses(message: Message, name: str) -> tuple[Address, ...]:
-    values = [_decode(v) for v in message.get_all(name, [])]
+    # Split the addresses before decoding RFC 2047 words: decoded first, a display name
+    # like "=?utf-8?q?Ana=0D=0ABcc:_x@evil?=" would turn into an address of its own.
+    values = [_raw_text(v) for v in message.get_all(name, [])]
     found = []
     for display, email in getaddresses(values):
         email = email.strip().lower()
         if _ADDR_SPEC.fullmatch(email):
-            found.append(Address(email, _clean_line(display)))
+            found.append(Address(email, _clean_line(_decode(display))))
     if not found:  # "From: Big Bug bb@bug.com": no brackets, yet the address is plain to see
         found = [Address(m.lower()) for m in _ADDR_SPEC.findall(" ".join(values))[:1]]
     return tuple(found)

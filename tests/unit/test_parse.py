@@ -1,0 +1,99 @@
+"""Parsing: names, subjects and addresses come out readable and cannot be spoofed."""
+
+from __future__ import annotations
+
+import pytest
+
+from maildesk.errors import MalformedMail
+from maildesk.mail.parse import parse, safe_filename
+from maildesk.mail.parsed import Address
+
+
+def headers(block: str, body: str = "Hola") -> bytes:
+    return (block.strip().replace("\n", "\r\n") + "\r\n\r\n" + body + "\r\n").encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("from_header", "expected"),
+    [
+        ("Ana Pérez <ana@example.com>", Address("ana@example.com", "Ana Pérez")),
+        (
+            "=?ISO-8859-1?Q?Jos=E9_Mu=F1oz?= <jose@example.com>",
+            Address("jose@example.com", "José Muñoz"),
+        ),
+        ('"Pérez, Ana" <ANA@Example.COM>', Address("ana@example.com", "Pérez, Ana")),
+        ("ana@example.com (Ana)", Address("ana@example.com", "Ana")),
+        ("Big Bug bb@bug.example", Address("bb@bug.example", "")),
+        # An encoded display name must not become an address of its own.
+        (
+            "=?utf-8?q?Ana=0D=0ABcc=3A_victim=40evil.example?= <ana@example.com>",
+            Address("ana@example.com", "Ana Bcc: victim@evil.example"),
+        ),
+        (
+            "=?utf-8?q?boss=40uni.example?= <mallory@evil.example>",
+            Address("mallory@evil.example", "boss@uni.example"),
+        ),
+        # Specials left unencoded make a broken word; still only the real address counts.
+        (
+            "=?utf-8?q?Ana=0D=0ABcc:_victim@evil.example?= <ana@example.com>",
+            Address("ana@example.com", ""),
+        ),
+    ],
+)
+def test_sender(from_header: str, expected: Address) -> None:
+    mail = parse(headers(f"From: {from_header}\nTo: info@uni.example\nSubject: x"))
+    assert mail.sender == expected
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("=?UTF-8?B?SW5zY3JpcGNpw7NuIGHDsW8gMjAyNw==?=", "Inscripción año 2027"),
+        ("=?gb2312?B?xOO6ww==?=", "你好"),
+        ("=?unknown-charset?Q?Hola?=", "Hola"),
+        ("Re: =?utf-8?q?caf=C3=A9?= con leche", "Re: café con leche"),
+        ("tab\tand   spaces", "tab and spaces"),
+    ],
+)
+def test_subject(subject: str, expected: str) -> None:
+    assert parse(headers(f"From: a@example.com\nSubject: {subject}")).subject == expected
+
+
+def test_ids_and_references_lose_their_brackets() -> None:
+    mail = parse(
+        headers(
+            "From: a@example.com\nMessage-ID: <m1@x.example>\nIn-Reply-To: <m0@x.example>\n"
+            "References: <r1@x.example>\n <m0@x.example>"
+        )
+    )
+    assert mail.message_id == "m1@x.example"
+    assert mail.in_reply_to == ("m0@x.example",)
+    assert mail.references == ("r1@x.example", "m0@x.example")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "empty message"),
+        (b"   \r\n", "empty message"),
+        (b"\x00\x01 not a header\r\n\r\nbody", "no header section"),
+    ],
+)
+def test_unreadable_mail_raises_with_a_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(MalformedMail, match=reason):
+        parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Windows\\evil.exe", "evil.exe"),
+        ("informe\r\nfinal.pdf", "informe final.pdf"),
+        ("...", "attachment"),
+        ("", "attachment"),
+        ("a" * 300 + ".pdf", "a" * 146 + ".pdf"),
+    ],
+)
+def test_safe_filename(name: str, expected: str) -> None:
+    assert safe_filename(name) == expected
