@@ -27,6 +27,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,13 +41,35 @@ _USER = "info"
 _PASSWORD = "bench-secret"  # noqa: S105 - a throwaway account on a private loopback server
 
 
-def imap_config(server: Dovecot, batch_size: int) -> str:
+def imap_config(server: Dovecot, batch_size: int, user: str = _USER) -> str:
+    """An [[imap]] account feeding the info queue from ``user``'s INBOX."""
     return (
         f'[[imap]]\nname = "info"\nhost = "127.0.0.1"\nport = {server.port}\ntls = "none"\n'
-        f'username = "{_USER}"\npassword_env = "BENCH_IMAP_PASSWORD"\nfolder = "INBOX"\n'
+        f'username = "{user}"\npassword_env = "BENCH_IMAP_PASSWORD"\nfolder = "INBOX"\n'
         'processed_folder = "Processed"\nquarantine_folder = "Quarantine"\nqueue = "info"\n'
         f"idle = true\npoll_seconds = 60\nbatch_size = {batch_size}\n\n"
     )
+
+
+def append_all(server: Dovecot, user: str, raws: Iterable[bytes]) -> float:
+    """APPEND every message to ``user``'s INBOX over one connection; messages per second."""
+    started = time.monotonic()
+    count = 0
+    with server.client(user, timeout=60) as imap:
+        for raw in raws:
+            imap.append("INBOX", raw)
+            count += 1
+    return count / (time.monotonic() - started)
+
+
+def wait_stored(daemon: Daemon, count: int, timeout: float) -> int:
+    """Poll the store until ``count`` inbound messages are in; how many there are."""
+    deadline = time.monotonic() + timeout
+    while (stored := stored_count(daemon.database)) < count:
+        if time.monotonic() > deadline or not daemon.alive():
+            break
+        time.sleep(0.01)
+    return stored
 
 
 def stored_count(database: Path) -> int:
@@ -94,11 +117,7 @@ def _run(args: argparse.Namespace, folder: Path, server: Dovecot) -> bool:
     specs: list[Spec] = bulk + late
     spool = Spool(folder, specs)
     tickets = predicted_tickets(bulk)
-    started = time.monotonic()
-    with server.client(_USER, timeout=60) as imap:
-        for spec in bulk:
-            imap.append("INBOX", spool.raw(spec.index, tickets[spec.index]))
-    append_rate = len(bulk) / (time.monotonic() - started)
+    append_rate = append_all(server, _USER, (spool.raw(s.index, tickets[s.index]) for s in bulk))
     daemon = Daemon(
         folder / "daemon",
         imap_config(server, args.batch_size),
@@ -109,12 +128,10 @@ def _run(args: argparse.Namespace, folder: Path, server: Dovecot) -> bool:
     daemon.start()
     try:
         deadline = time.monotonic() + 120 + args.n / 20
-        while (count := stored_count(daemon.database)) < len(bulk):
-            if time.monotonic() > deadline or not daemon.alive():
-                failures.append(f"only {count} of {len(bulk)} messages stored")
-                break
-            time.sleep(0.01)
+        count = wait_stored(daemon, len(bulk), deadline - time.monotonic())
         committed = time.monotonic()
+        if count < len(bulk):
+            failures.append(f"only {count} of {len(bulk)} messages stored")
         new = sum(1 for s in bulk if s.kind == "new")
         while not failures and daemon.acks_written() < new and time.monotonic() < deadline:
             time.sleep(0.005)
