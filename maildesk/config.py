@@ -110,6 +110,14 @@ class ImapConfig:
         """What the store records as the source of each message: ``imap:<name>``."""
         return f"imap:{self.name}"
 
+    def password_source(self) -> str:
+        """Where ``password()`` reads the password from, for messages (never the password)."""
+        if self.password_env and os.environ.get(self.password_env):
+            return f"password from ${self.password_env}"
+        if self.password_file is not None:
+            return f"password from {self.password_file}"
+        return "no password"
+
     def password(self) -> str:
         """The password from the environment, else from the credentials file (never logged).
 

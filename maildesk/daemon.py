@@ -1,8 +1,10 @@
-"""``maildesk run``: wiring only. The listener, the single writer and the outbox sender.
+"""``maildesk run``: wiring only. The listener, the IMAP accounts, the single writer and
+the outbox sender.
 
 All database work happens on one thread (the writer), so the store never sees two
 writers; the event loop only waits for it. Parsing runs there too: it is CPU-bound and
-the GIL would serialise it anyway.
+the GIL would serialise it anyway. Each IMAP account runs on its own thread (imapclient
+blocks) and hands raw mail to the writer through the event loop.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import contextlib
 import logging
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import TypeVar
 
 from maildesk.clock import Clock, SystemClock
 from maildesk.config import Config, queue_for
 from maildesk.errors import PermanentError, TransientError
+from maildesk.ingest.imap import STOP_SECONDS, Account
 from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline, Stored
 from maildesk.ingest.smtp import Handler, serve
 from maildesk.outbox import Transport, make_transport, next_attempt, recipients
@@ -46,6 +51,7 @@ class Daemon:
         self.transport: Transport = make_transport(config.outgoing)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._imap_stopping = threading.Event()
 
     async def _db(self, func: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.writer, func, *args)
@@ -67,8 +73,10 @@ class Daemon:
         server = None
         if self.config.listener.enabled:
             server = await serve(self.config.listener, handler, socket.getfqdn())
+        sink = _ImapSink(self, loop)
+        accounts = [Account(a, sink, self._imap_stopping).start() for a in self.config.imap]
         log.info(
-            "maildesk ready: %s; database %s; outgoing mail %s",
+            "maildesk ready: %s; database %s; outgoing mail %s%s",
             f"listening on {self.config.listener.protocol}://{self.config.listener.host}:"
             f"{self.config.listener.port}"
             if server
@@ -77,6 +85,9 @@ class Daemon:
             f"to folder {self.config.outgoing.directory}"
             if self.config.outgoing.transport == "file"
             else f"via relay {self.config.outgoing.host}:{self.config.outgoing.port}",
+            f"; IMAP accounts {', '.join(a.name for a in self.config.imap)}"
+            if self.config.imap
+            else "",
         )
         sender = asyncio.create_task(self._send_loop())
         await self._stopping.wait()
@@ -86,6 +97,7 @@ class Daemon:
             server.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), timeout=10)
+        await self._stop_imap(accounts)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
@@ -93,6 +105,15 @@ class Daemon:
         self.writer.submit(self.store.close).result()
         self.writer.shutdown(wait=True)
         log.info("stopped")
+
+    async def _stop_imap(self, threads: list[threading.Thread]) -> None:
+        """Let each account finish what it holds (IDLE done, logout); wait within a bound."""
+        self._imap_stopping.set()
+        deadline = time.monotonic() + STOP_SECONDS
+        for thread in threads:
+            await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():  # a daemon thread: it cannot keep the process alive
+                log.warning("%s did not stop within %g s", thread.name, STOP_SECONDS)
 
     async def _send_loop(self) -> None:
         while True:
@@ -152,3 +173,23 @@ class Daemon:
         else:
             await self._db(self.store.outbox_sent, row_id, self.clock.now())
             log.info("sent outbox row %d to %s", row_id, ", ".join(rcpt))
+
+
+class _ImapSink:
+    """How the IMAP threads reach the single writer (``maildesk.ingest.imap.Sink``)."""
+
+    def __init__(self, daemon: Daemon, loop: asyncio.AbstractEventLoop) -> None:
+        self.daemon = daemon
+        self.loop = loop
+
+    def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]:
+        return asyncio.run_coroutine_threadsafe(self.daemon.accept(raw, envelope), self.loop)
+
+    def load_state(self, account: str, folder: str) -> tuple[int, int] | None:
+        return self.daemon.writer.submit(self.daemon.store.imap_state, account, folder).result()
+
+    def save_state(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+        store, now = self.daemon.store, self.daemon.clock.now()
+        self.daemon.writer.submit(
+            store.set_imap_state, account, folder, uidvalidity, last_uid, now
+        ).result()

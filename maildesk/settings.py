@@ -261,13 +261,14 @@ SECTIONS: Final[tuple[Section, ...]] = (
             Setting(
                 "idle",
                 True,
-                "Use IMAP IDLE when the server offers it: new mail is taken within seconds."
-                " IDLE is renewed every 5 minutes.",
+                "Use IMAP IDLE when the server offers it: new mail is taken within seconds.",
             ),
             Setting(
                 "poll_seconds",
                 60,
-                "Seconds between checks for new mail when IDLE is off or not offered.",
+                "Seconds between checks for new mail without IDLE; with IDLE, it is renewed"
+                " this often (at most every 300 s) and the folder checked, in case the server"
+                " missed a notice.",
                 minimum=1,
                 maximum=3600,
             ),

@@ -125,6 +125,26 @@ def _initial(db: Database) -> None:
     )
 
 
+@migrations(name="0002_imap_state")
+def _imap_state(db: Database) -> None:
+    # Where each IMAP account stands in each folder. Only an optimisation: a message
+    # fetched again after a crash is recognised by the pipeline's dedupe key.
+    db.executescript(
+        """
+        CREATE TABLE imap_state (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            last_uid INTEGER NOT NULL,        -- every UID up to this one has been taken
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (account, folder)
+        ) WITHOUT ROWID;
+        -- A quarantined message fetched again after a crash is recognised by its bytes.
+        CREATE INDEX quarantine_raw ON quarantine(raw_sha256, source);
+        """
+    )
+
+
 @migrations(name="0003_outbox_recipient")
 def _outbox_recipient(db: Database) -> None:
     # Counting what we sent to one address lately (the loop guard) must not scan the outbox.

@@ -239,6 +239,13 @@ class Store:
         now: datetime,
     ) -> int:
         digest = self.put_blob(raw)
+        # The same bytes from the same source again (an IMAP message fetched a second time
+        # after a crash, a sender's retry) are the same quarantined message.
+        held = self.conn.execute(
+            "SELECT id FROM quarantine WHERE raw_sha256 = ? AND source = ?", (digest, source)
+        ).fetchone()
+        if held is not None:
+            return int(held[0])
         cursor = self.conn.execute(
             "INSERT INTO quarantine (received_at, source, reason, envelope_from, recipients,"
             " size, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -293,6 +300,27 @@ class Store:
             if row is not None and row[0] not in found:
                 found.append(row[0])
         return found
+
+    # -- IMAP accounts -----------------------------------------------------------------
+
+    def imap_state(self, account: str, folder: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID taken) of ``account``'s ``folder``, if it was read before."""
+        row = self.conn.execute(
+            "SELECT uidvalidity, last_uid FROM imap_state WHERE account = ? AND folder = ?",
+            (account, folder),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def set_imap_state(
+        self, account: str, folder: str, uidvalidity: int, last_uid: int, now: datetime
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO imap_state (account, folder, uidvalidity, last_uid, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(account, folder) DO UPDATE SET"
+            " uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,"
+            " updated_at = excluded.updated_at",
+            (account, folder, uidvalidity, last_uid, iso(now)),
+        )
 
     # -- outbox --------------------------------------------------------------------------
 

@@ -1,0 +1,450 @@
+"""IMAP ingestion on imapclient: one thread per account, IDLE or polling, UIDs only.
+
+A message is flagged \\Seen and moved out of the watched folder only after ``accept``
+returned, that is after the SQLite commit that holds it (ARCHITECTURE.md invariant 1).
+A crash at any moment leaves it in the folder; fetched again, the pipeline recognises it
+as already stored. imapclient blocks, so each account runs on its own thread and hands
+raw bytes to the daemon's single writer through a ``Sink``; it never opens the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# imapclient ships no type information.
+from imapclient import IMAPClient  # type: ignore[import-untyped, unused-ignore]
+from imapclient.exceptions import LoginError  # type: ignore[import-untyped, unused-ignore]
+
+from maildesk.config import ImapConfig
+from maildesk.errors import ConfigError, PermanentError, TransientError
+from maildesk.ingest.pipeline import Envelope, Outcome, Quarantined
+
+log = logging.getLogger(__name__)
+
+# RFC 2177 asks to re-issue IDLE at least every 29 minutes; NAT boxes forget quiet
+# connections sooner. It is also re-issued every poll_seconds: the check that follows
+# catches anything a server failed to announce.
+IDLE_RENEW_SECONDS = 300.0
+STOP_SECONDS = 15.0  # how long a shutdown waits for the account threads
+_IDLE_TICK = 0.5  # how often a thread in IDLE looks at its stop flag
+_TIMEOUT = 60.0  # socket connect and read timeout
+_CLOSE_TIMEOUT = 5.0  # DONE and LOGOUT on the way out: a dead server must not hold us
+_BATCH_BYTES = 32 * 1024 * 1024  # at most this much mail fetched at once (one big mail still is)
+_SEEN = b"\\Seen"
+_DELETED = b"\\Deleted"
+_random = random.SystemRandom()
+
+
+class _StoreFailed(TransientError):
+    """accept() raised: the message stays in the folder and is taken again later."""
+
+
+class Sink(Protocol):
+    """What an account needs from the daemon; each call is done by the single writer."""
+
+    def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]: ...
+
+    def load_state(self, account: str, folder: str) -> tuple[int, int] | None: ...
+
+    def save_state(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential delays with jitter between connection attempts."""
+
+    first: float = 1.0
+    refused_first: float = 15.0  # a refused login: servers lock out clients that retry fast
+    cap: float = 120.0
+
+    def delay(self, failures: int, *, refused: bool) -> float:
+        """Seconds to wait after ``failures`` failed attempts in a row, jittered by up to half.
+
+        >>> 15 <= Backoff().delay(2, refused=True) <= 30
+        True
+        """
+        first = self.refused_first if refused else self.first
+        full: float = min(self.cap, first * 2.0 ** min(max(failures - 1, 0), 30))
+        return full * _random.uniform(0.5, 1.0)
+
+
+@contextlib.contextmanager
+def _mapped(action: str) -> Iterator[None]:
+    """Turn imapclient and socket errors into TransientError or PermanentError."""
+    try:
+        yield
+    except (TransientError, PermanentError):
+        raise
+    except ConfigError as exc:  # no password: only the admin can help
+        raise PermanentError("; ".join(exc.problems)) from exc
+    except LoginError as exc:
+        raise PermanentError(f"{action}: refused: {_text(exc)}") from exc
+    except ssl.SSLCertVerificationError as exc:
+        reason = exc.verify_message or str(exc)
+        raise PermanentError(f"{action}: TLS certificate not accepted: {reason}") from exc
+    except imaplib.IMAP4.abort as exc:  # dropped connection, BYE, a broken response
+        raise TransientError(f"{action}: connection lost: {_text(exc)}") from exc
+    except imaplib.IMAP4.error as exc:  # the server answered NO or BAD
+        raise PermanentError(f"{action}: {_text(exc)}") from exc
+    except (OSError, EOFError) as exc:  # refused, reset, timed out, TLS handshake failed
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise TransientError(f"{action}: {reason}") from exc
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    return text.removeprefix("b'").removesuffix("'") if text.startswith("b'") else text
+
+
+def connect(config: ImapConfig, *, timeout: float = _TIMEOUT) -> Any:
+    """A logged-in IMAPClient. TLS is never downgraded: a failed STARTTLS sends no login."""
+    where = f"{config.host}:{config.port}"
+    with _mapped(f"connect to {where}"):
+        password = config.password()
+        context = ssl.create_default_context() if config.tls != "none" else None
+        client = IMAPClient(
+            config.host,
+            port=config.port,
+            ssl=config.tls == "tls",
+            ssl_context=context,
+            timeout=timeout,
+        )
+    try:
+        if config.tls == "starttls":
+            with _mapped(f"STARTTLS with {where}"):
+                if not client.has_capability("STARTTLS"):
+                    raise PermanentError(
+                        f"{where} does not offer STARTTLS; the password is not sent in clear text"
+                    )
+                client.starttls(context)
+        with _mapped(f"login to {where} as {config.username} ({config.password_source()})"):
+            client.login(config.username, password)
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
+def _close(client: Any) -> None:
+    """LOGOUT if the server still answers, then close the socket; never raises."""
+    with contextlib.suppress(Exception):
+        client.socket().settimeout(_CLOSE_TIMEOUT)
+    try:
+        client.logout()
+    except Exception:  # already closed, or the server went away: just drop the socket
+        with contextlib.suppress(Exception):
+            client.shutdown()
+
+
+def _event(response: tuple[Any, ...]) -> bool:
+    """Whether an IDLE response is news (EXISTS, EXPUNGE …) rather than a keep-alive."""
+    return not (len(response) > 0 and response[0] == b"OK")
+
+
+def _announced(client: Any) -> bool:
+    """Whether the server announced new mail (EXISTS) during the commands since last asked.
+
+    A message that arrives while a SEARCH runs is announced in that command's untagged
+    responses and never again; missing it would leave it waiting until the next check.
+    imapclient keeps no record of them, imaplib does.
+    """
+    pending = client._imap.untagged_responses
+    return any(pending.pop(key, None) for key in ("EXISTS", b"EXISTS"))
+
+
+def _trouble(response: tuple[Any, ...]) -> bool:
+    """BYE, or a NO or BAD outside any command: the session cannot be trusted any more.
+
+    Dovecot answers an IDLE whose folder was deleted and recreated with "* NO Internal
+    error" and then keeps showing the old folder; only a new login sees the new one.
+    """
+    return len(response) > 0 and response[0] in (b"NO", b"BAD", b"BYE")
+
+
+def _words(response: tuple[Any, ...]) -> str:
+    return " ".join(
+        p.decode("ascii", "replace") if isinstance(p, bytes) else str(p) for p in response
+    )
+
+
+class Account:
+    """Collects one mailbox; ``run`` is the body of its thread."""
+
+    def __init__(
+        self,
+        config: ImapConfig,
+        sink: Sink,
+        stopping: threading.Event,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.config = config
+        self.sink = sink
+        self.stopping = stopping
+        self.backoff = backoff or Backoff()
+        self.use_move = True  # False forces COPY + \Deleted + EXPUNGE even where MOVE exists
+        self._state = ""  # the last state logged: one line per change, not per attempt
+        self._failures = 0
+        self._move = False
+        self._uidplus = False
+        self._validity = 0
+        self._last_uid = 0
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.run, name=f"maildesk-imap-{self.config.name}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            client = None
+            refused = False
+            try:
+                client = connect(self.config)
+                self._session(client)
+            except _StoreFailed as exc:
+                if self._state != "store":
+                    log.error(
+                        "imap:%s: %s; left in the folder, retrying with backoff",
+                        self.name,
+                        exc,
+                        exc_info=exc.__cause__,
+                    )
+                self._failed("store", logging.ERROR, "")
+            except TransientError as exc:
+                self._failed("unreachable", logging.WARNING, f"{exc}; reconnecting with backoff")
+            except PermanentError as exc:
+                refused = True
+                self._failed(f"refused: {exc}", logging.ERROR, f"{exc}; retrying with backoff")
+            except Exception:  # a bug must not end collection for good, nor spin
+                if self._state != "crashed":
+                    log.exception("imap:%s: unexpected error; retrying with backoff", self.name)
+                self._failed("crashed", logging.ERROR, "")
+            finally:
+                if client is not None:
+                    _close(client)
+            if not self.stopping.is_set():
+                self.stopping.wait(self.backoff.delay(self._failures, refused=refused))
+        log.info("imap:%s: stopped", self.name)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def _enter(self, state: str, level: int, message: str) -> None:
+        if state != self._state:
+            self._state = state
+            if message:
+                log.log(level, "imap:%s: %s", self.name, message)
+
+    def _failed(self, state: str, level: int, message: str) -> None:
+        self._failures += 1
+        if not self.stopping.is_set():
+            self._enter(state, level, message)
+
+    # -- one connection ------------------------------------------------------------
+
+    def _session(self, client: Any) -> None:
+        config = self.config
+        with _mapped(f"open folder {config.folder!r}"):
+            capabilities = set(client.capabilities())
+            for folder in (config.processed_folder, config.quarantine_folder):
+                if folder and not client.folder_exists(folder):
+                    client.create_folder(folder)
+                    log.info("imap:%s: created folder %r", self.name, folder)
+            selected = client.select_folder(config.folder)
+        self._move = self.use_move and b"MOVE" in capabilities
+        self._uidplus = b"UIDPLUS" in capabilities
+        idle = config.idle and b"IDLE" in capabilities
+        self._resume(int(selected[b"UIDVALIDITY"]))
+        mode = "IDLE" if idle else f"checking every {config.poll_seconds} s"
+        if config.idle and not idle:
+            mode += " (the server offers no IDLE)"
+        again = f"reconnected after {self._failures} failed attempt(s); " if self._failures else ""
+        self._enter(
+            "ready",
+            logging.INFO,
+            f"{again}logged in to {config.host}:{config.port} as {config.username};"
+            f" collecting from {config.folder!r} ({mode})",
+        )
+        self._failures = 0
+        while not self.stopping.is_set():
+            self._drain(client)
+            if self.stopping.is_set():
+                break
+            if idle:
+                self._idle(client)
+            else:
+                self.stopping.wait(config.poll_seconds)
+
+    def _resume(self, validity: int) -> None:
+        config = self.config
+        known = self.sink.load_state(self.name, config.folder)
+        last = 0
+        if known is not None and known[0] == validity:
+            last = known[1]
+        elif known is not None:
+            log.warning(
+                "imap:%s: UIDVALIDITY of %r changed from %d to %d (the folder was recreated);"
+                " reading it again from the start, messages already stored are recognised",
+                self.name,
+                config.folder,
+                known[0],
+                validity,
+            )
+        self._validity, self._last_uid = validity, last
+        if known != (validity, last):
+            self.sink.save_state(self.name, config.folder, validity, last)
+
+    def _idle(self, client: Any) -> None:
+        with _mapped("IDLE"):
+            client.idle()
+            renew = time.monotonic() + min(IDLE_RENEW_SECONDS, self.config.poll_seconds)
+            while not self.stopping.is_set() and time.monotonic() < renew:
+                tick = time.monotonic()
+                responses = client.idle_check(timeout=_IDLE_TICK)
+                trouble = next((r for r in responses if _trouble(r)), None)
+                if trouble is not None:
+                    raise TransientError(f"IDLE: the server said {_words(trouble)!r}")
+                if any(_event(r) for r in responses):
+                    break
+                if not responses and time.monotonic() - tick < _IDLE_TICK / 2:
+                    break  # readable yet nothing to read: closed; DONE will say so
+            if self.stopping.is_set():
+                client.socket().settimeout(_CLOSE_TIMEOUT)
+            client.idle_done()
+
+    # -- taking messages -------------------------------------------------------------
+
+    def _drain(self, client: Any) -> None:
+        """Take every message above the last UID taken, ``batch_size`` at a time."""
+        size = self.config.batch_size
+        while not self.stopping.is_set():
+            _announced(client)  # this search sees everything announced so far
+            with _mapped("search"):
+                found = client.search(["UID", f"{self._last_uid + 1}:*"])
+            # "n:*" always matches the highest UID, even below n (RFC 3501 6.4.8).
+            uids = sorted(u for u in found if u > self._last_uid)
+            if not uids:
+                if _announced(client):  # mail arrived while the server searched
+                    continue
+                return
+            for start in range(0, len(uids), size):
+                self._batch(client, uids[start : start + size])
+                if self.stopping.is_set():
+                    return
+
+    def _batch(self, client: Any, uids: Sequence[int]) -> None:
+        with _mapped("fetch"):
+            info = client.fetch(uids, ["RFC822.SIZE", "FLAGS"])
+        deleted = {u for u, data in info.items() if _DELETED in data.get(b"FLAGS", ())}
+        group: list[int] = []
+        weight = 0
+        for uid in uids:
+            size = int(info.get(uid, {}).get(b"RFC822.SIZE", 0))
+            if group and weight + size > _BATCH_BYTES:
+                self._take(client, group, deleted)
+                group, weight = [], 0
+            group.append(uid)
+            weight += size
+        if group:
+            self._take(client, group, deleted)
+
+    def _take(self, client: Any, uids: list[int], deleted: set[int]) -> None:
+        """Store ``uids``, then file each one away: only what is committed leaves the folder."""
+        with _mapped("fetch"):
+            bodies = client.fetch(uids, ["BODY.PEEK[]"])  # PEEK: \Seen waits for the commit
+        envelope = Envelope(None, (), self.config.source, self.config.queue)
+        # Queued all at once, so parsing and storing overlap the next fetch; the single
+        # writer keeps their order.
+        pending = [
+            (uid, self.sink.accept(bodies[uid][b"BODY[]"], envelope))
+            for uid in uids
+            if b"BODY[]" in bodies.get(uid, {})  # a message expunged meanwhile is gone
+        ]
+        del bodies
+        stored: list[int] = []
+        held: list[int] = []
+        failed: tuple[int, BaseException] | None = None
+        for uid, future in pending:
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the message stays in the folder, to be taken again
+                failed = failed or (uid, exc)
+                continue
+            (held if isinstance(outcome, Quarantined) else stored).append(uid)
+        self._file(client, stored, self.config.processed_folder, deleted)
+        self._file(client, held, self.config.quarantine_folder, deleted)
+        if failed is not None:
+            self._advance(failed[0] - 1)
+            raise _StoreFailed(
+                f"cannot store message UID {failed[0]}: {type(failed[1]).__name__}: {failed[1]}"
+            ) from failed[1]
+        self._advance(uids[-1])
+
+    def _advance(self, last_uid: int) -> None:
+        if last_uid > self._last_uid:
+            self._last_uid = last_uid
+            self.sink.save_state(self.name, self.config.folder, self._validity, last_uid)
+
+    def _file(self, client: Any, uids: list[int], folder: str, deleted: set[int]) -> None:
+        """Flag ``uids`` \\Seen and move them to ``folder`` ("" leaves them in place)."""
+        if not uids:
+            return
+        with _mapped(f"move to {folder!r}" if folder else "flag \\Seen"):
+            client.add_flags(uids, [_SEEN], silent=True)
+            if not folder:
+                return
+            if self._move:
+                client.move(uids, folder)
+                return
+            # Without MOVE: a message already flagged \Deleted was copied before a crash.
+            copy = [u for u in uids if u not in deleted]
+            if copy:
+                client.copy(copy, folder)
+            client.delete_messages(uids, silent=True)
+            if self._uidplus:
+                client.uid_expunge(uids)
+            else:
+                client.expunge()  # also removes what others flagged \Deleted: RFC 3501 has no less
+
+
+# -- maildesk check --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ``maildesk check`` learns about one account."""
+
+    folders: dict[str, bool]  # folder name -> exists
+    messages: int  # in the watched folder
+    idle: bool
+    move: bool
+
+
+def probe(config: ImapConfig, *, timeout: float = 15.0) -> Probe:
+    """Log in, look at the folders and the server's capabilities, log out."""
+    client = connect(config, timeout=timeout)
+    try:
+        with _mapped("check"):
+            capabilities = set(client.capabilities())
+            names = [config.folder, config.processed_folder, config.quarantine_folder]
+            folders = {name: bool(client.folder_exists(name)) for name in names if name}
+            messages = 0
+            if folders[config.folder]:
+                status = client.folder_status(config.folder, [b"MESSAGES"])
+                messages = int(status[b"MESSAGES"])
+    finally:
+        _close(client)
+    return Probe(folders, messages, b"IDLE" in capabilities, b"MOVE" in capabilities)
