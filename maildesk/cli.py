@@ -15,9 +15,9 @@ import click
 
 from maildesk import __version__
 from maildesk.clock import SystemClock
-from maildesk.config import Config, find_config_path, load
+from maildesk.config import Config, ImapConfig, find_config_path, load
 from maildesk.configfile import example_config
-from maildesk.errors import ConfigError, MaildeskError
+from maildesk.errors import ConfigError, MaildeskError, PermanentError, TransientError
 from maildesk.secret import load_secret, write_secret_file
 from maildesk.store import queries
 from maildesk.store.store import Store
@@ -129,7 +129,11 @@ def init(force: bool, to_stdout: bool) -> None:
 @cli.command()
 @click.pass_obj
 def check(obj: _Context) -> None:
-    """Validate the configuration and templates; print every problem with its key."""
+    """Validate the configuration and templates; print every problem with its key.
+
+    Then log in to each IMAP account and report its folders and whether the server
+    offers IDLE and MOVE.
+    """
     with _errors():
         config = obj.config()
         problems = Templates(config.templates_dir, config.language).check(
@@ -152,6 +156,43 @@ def check(obj: _Context) -> None:
         if problems:
             raise ConfigError(problems)
         click.echo(f"{config.path or 'built-in defaults'}: OK ({len(config.queues)} queue(s))")
+        failed = [account.name for account in config.imap if not _check_imap(account)]
+        if failed:
+            raise MaildeskError(f"IMAP account(s) not ready: {', '.join(failed)}")
+
+
+def _check_imap(account: ImapConfig) -> bool:
+    """Log in to one account and print what was found; False if it cannot collect mail."""
+    from maildesk.ingest.imap import probe
+
+    where = f"{account.host}:{account.port} ({account.tls}) as {account.username}"
+    try:
+        found = probe(account)
+    except (TransientError, PermanentError) as exc:
+        click.echo(f"maildesk: imap {account.name}: {exc}", err=True)
+        return False
+    click.echo(f"imap {account.name}: logged in to {where}")
+    roles = {
+        account.folder: "folder",
+        account.processed_folder: "processed_folder",
+        account.quarantine_folder: "quarantine_folder",
+    }
+    for name, exists in found.folders.items():
+        state = "missing, created at start"
+        if name == account.folder:
+            state = f"exists, {found.messages} message(s)" if exists else "MISSING"
+        elif exists:
+            state = "exists"
+        click.echo(f"  {roles[name]} {name!r}: {state}")
+    idle = "supported" if found.idle else f"not offered: checks every {account.poll_seconds} s"
+    move = "supported" if found.move else "not offered: COPY, \\Deleted and EXPUNGE instead"
+    click.echo(f"  IDLE: {idle}; MOVE: {move}")
+    if not found.folders[account.folder]:
+        click.echo(
+            f"maildesk: imap {account.name}: folder {account.folder!r} does not exist", err=True
+        )
+        return False
+    return True
 
 
 @cli.command()
