@@ -213,15 +213,6 @@ class Account:
             try:
                 client = connect(self.config)
                 self._session(client)
-            except _StoreFailed as exc:
-                if self._state != "store":
-                    log.error(
-                        "imap:%s: %s; left in the folder, retrying with backoff",
-                        self.name,
-                        exc,
-                        exc_info=exc.__cause__,
-                    )
-                self._failed("store", logging.ERROR, "")
             except TransientError as exc:
                 self._failed("unreachable", logging.WARNING, f"{exc}; reconnecting with backoff")
             except PermanentError as exc:
@@ -278,9 +269,24 @@ class Account:
             f"{again}logged in to {config.host}:{config.port} as {config.username};"
             f" collecting from {config.folder!r} ({mode})",
         )
-        self._failures = 0
         while not self.stopping.is_set():
-            self._drain(client)
+            try:
+                self._drain(client)
+            except _StoreFailed as exc:  # the store's trouble, not the server's: stay
+                self._failures += 1
+                if self._state != "store":
+                    self._state = "store"
+                    log.error(
+                        "imap:%s: %s; left in the folder, retrying with backoff",
+                        self.name,
+                        exc,
+                        exc_info=exc.__cause__,
+                    )
+                self.stopping.wait(self.backoff.delay(self._failures, refused=False))
+                continue
+            if self._state == "store":
+                self._enter("ready", logging.INFO, "storing mail again")
+            self._failures = 0  # this session works: a later failure starts backoff afresh
             if self.stopping.is_set():
                 break
             if idle:
@@ -366,8 +372,8 @@ class Account:
         with _mapped("fetch"):
             bodies = client.fetch(uids, ["BODY.PEEK[]"])  # PEEK: \Seen waits for the commit
         envelope = Envelope(None, (), self.config.source, self.config.queue)
-        # Queued all at once, so parsing and storing overlap the next fetch; the single
-        # writer keeps their order.
+        # Queued all at once: the writer takes them in this order without waiting for a
+        # round trip between messages.
         pending = [
             (uid, self.sink.accept(bodies[uid][b"BODY[]"], envelope))
             for uid in uids

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_imap import message, wait_until
+from tests.integration.test_imap import append_all, folder_flags, message, wait_until
 from tests.servers import Dovecot
 from tests.support.daemon import Maildesk
 
@@ -110,12 +110,7 @@ class ImapDesk(Maildesk):
         return self.count("SELECT count(*) FROM messages WHERE direction = 'in'")
 
     def folder_flags(self, user: str, folder: str) -> dict[int, tuple[bytes, ...]]:
-        with self.dovecot.client(user) as imap:
-            if not imap.folder_exists(folder):
-                return {}
-            imap.select_folder(folder, readonly=True)
-            flags: dict[int, tuple[bytes, ...]] = imap.get_flags(imap.search("ALL"))
-            return flags
+        return folder_flags(self.dovecot, folder, user)
 
     def lines(self, text: str) -> list[str]:
         return [line for line in self.log().splitlines() if text in line]
@@ -142,12 +137,6 @@ def desks() -> Iterator[list[ImapDesk]]:
     yield started
     for desk in started:
         desk.stop()
-
-
-def append_many(dovecot: Dovecot, user: str, raws: list[bytes]) -> None:
-    with dovecot.client(user) as imap:
-        for start in range(0, len(raws), 50):
-            imap.multiappend("INBOX", raws[start : start + 50])
 
 
 def test_two_accounts_feed_two_queues_within_seconds(
@@ -194,7 +183,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_stores_nothing_twice(
     total = 300
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    append_many(server, "info", [message(n) for n in range(1, total + 1)])
+    append_all(server, [message(n) for n in range(1, total + 1)])
     desk = ImapDesk(tmp_path / "desk", server, {"info": {"batch_size": 25}})
     desks.append(desk)
 
@@ -236,12 +225,12 @@ def test_a_dovecot_restart_is_survived_and_nothing_is_lost(
     desks.append(desk)
     desk.start()
     desk.ready("info")
-    append_many(server, "info", [message(n) for n in range(1, 41)])
+    append_all(server, [message(n) for n in range(1, 41)])
 
     server.stop()  # while the daemon may still be working through the 40
     time.sleep(1)
     server.start()
-    append_many(server, "info", [message(n) for n in range(41, 51)])
+    append_all(server, [message(n) for n in range(41, 51)])
 
     wait_until(lambda: desk.inbound() == 50, timeout=30, what=f"50 messages\n{desk.log()}")
     wait_until(lambda: len(desk.folder_flags("info", "Processed")) == 50)

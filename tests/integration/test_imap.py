@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,6 +72,7 @@ class Desk:
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.accepted = 0
+        self.failures_to_come = 0
         self.lines: list[str] = []
         self._handler = _Lines(self.lines)
         self._logger = logging.getLogger("maildesk.ingest.imap")
@@ -104,6 +106,11 @@ class Desk:
 
     def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]:
         self.accepted += 1
+        if self.failures_to_come:  # the store's trouble (a full disk, say)
+            self.failures_to_come -= 1
+            failed: Future[Outcome] = Future()
+            failed.set_exception(sqlite3.OperationalError("database or disk is full"))
+            return failed
         return self.writer.submit(self.pipeline.accept, raw, envelope)
 
     def load_state(self, account: str, folder: str) -> tuple[int, int] | None:
@@ -175,13 +182,7 @@ class Desk:
         return self.count("SELECT count(*) FROM outbox WHERE kind = 'ack'")
 
     def folder(self, name: str, user: str = "info") -> dict[int, tuple[bytes, ...]]:
-        """UID -> flags of every message in ``name`` (empty when the folder is missing)."""
-        with self.dovecot.client(user) as imap:
-            if not imap.folder_exists(name):
-                return {}
-            imap.select_folder(name, readonly=True)
-            flags: dict[int, tuple[bytes, ...]] = imap.get_flags(imap.search("ALL"))
-            return flags
+        return folder_flags(self.dovecot, name, user)
 
 
 class _Lines(logging.Handler):
@@ -202,12 +203,25 @@ def desk(tmp_path: Path, dovecot: Dovecot) -> Iterator[Desk]:
         opened.close()
 
 
-def append_all(dovecot: Dovecot, raws: list[bytes], folder: str = "INBOX") -> None:
-    with dovecot.client("info") as imap:
+def append_all(
+    dovecot: Dovecot, raws: list[bytes], folder: str = "INBOX", user: str = "info"
+) -> None:
+    """APPEND ``raws`` in this order over one connection, creating ``folder`` if missing."""
+    with dovecot.client(user) as imap:
         if not imap.folder_exists(folder):
             imap.create_folder(folder)
-        for raw in raws:
-            imap.append(folder, raw)
+        for start in range(0, len(raws), 50):
+            imap.multiappend(folder, raws[start : start + 50])
+
+
+def folder_flags(dovecot: Dovecot, folder: str, user: str = "info") -> dict[int, tuple[bytes, ...]]:
+    """UID -> flags of every message in ``folder`` (empty when the folder is missing)."""
+    with dovecot.client(user) as imap:
+        if not imap.folder_exists(folder):
+            return {}
+        imap.select_folder(folder, readonly=True)
+        flags: dict[int, tuple[bytes, ...]] = imap.get_flags(imap.search("ALL"))
+        return flags
 
 
 # -- taking mail ---------------------------------------------------------------------
@@ -344,6 +358,25 @@ def test_a_changed_uidvalidity_reads_the_folder_again_without_duplicates(
     assert validity != old_validity
     assert last_uid == 4
     assert "UIDVALIDITY of 'Requests' changed" in caplog.text
+
+
+def test_a_store_failure_leaves_mail_in_the_folder_and_is_retried(
+    desk: Desk, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="maildesk.ingest.imap")
+    desk.failures_to_come = 3
+    append_all(dovecot, [message(1), message(2)])
+    desk.start(desk.account())
+
+    wait_until(lambda: desk.tickets() == 2)
+    wait_until(lambda: len(desk.folder("Processed")) == 2)
+    failed = [r for r in caplog.records if "cannot store message" in r.getMessage()]
+    assert len(failed) == 1, caplog.text
+    assert "UID 1: OperationalError: database or disk is full; left in the folder" in (
+        failed[0].getMessage()
+    )
+    assert "imap:info: storing mail again" in caplog.text
+    assert "reconnecting" not in caplog.text  # the connection was never the problem
 
 
 # -- connections -----------------------------------------------------------------------
