@@ -1,9 +1,10 @@
 """``maildesk run``: wiring only. The listener, the IMAP accounts, the single writer and
 the outbox sender.
 
-All database work happens on one thread (the writer), so the store never sees two
-writers; the event loop only waits for it. Parsing runs there too: it is CPU-bound and
-the GIL would serialise it anyway. Each IMAP account runs on its own thread (imapclient
+All database work happens on one thread (the writer, ``writer.py``), so the store never
+sees two writers; the event loop only waits for it. Parsing runs there too: it is
+CPU-bound and the GIL would serialise it anyway, and messages that arrive together are
+committed together. Each IMAP account runs on its own thread (imapclient
 blocks) and hands raw mail to the writer through the event loop.
 """
 
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import timedelta
 from typing import TypeVar
 
@@ -31,6 +32,7 @@ from maildesk.outbox import Transport, make_transport, next_attempt, recipients
 from maildesk.secret import load_secret
 from maildesk.store.store import Store, from_iso
 from maildesk.templates import Templates
+from maildesk.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +44,22 @@ class Daemon:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maildesk-writer")
         self.store = Store(config.database)
         self.templates = Templates(config.templates_dir, config.language)
         self.pipeline = Pipeline(
             config, self.store, self.templates, self.clock, load_secret(config, create=True)
         )
+        self.writer = Writer(self.store, self.pipeline)
         self.transport: Transport = make_transport(config.outgoing)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._imap_stopping = threading.Event()
 
     async def _db(self, func: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.writer, func, *args)
+        return await asyncio.wrap_future(self.writer.submit(func, *args))
 
     async def accept(self, raw: bytes, envelope: Envelope) -> Outcome:
-        outcome = await self._db(self.pipeline.accept, raw, envelope)
+        outcome = await asyncio.wrap_future(self.writer.accept(raw, envelope))
         if isinstance(outcome, Stored) and outcome.acknowledged:
             self._wake.set()
         return outcome
@@ -102,8 +104,7 @@ class Daemon:
         with contextlib.suppress(asyncio.CancelledError):
             await sender
         await self._deliver_due()  # one last pass so acknowledgements are not held back
-        self.writer.submit(self.store.close).result()
-        self.writer.shutdown(wait=True)
+        await asyncio.to_thread(self.writer.close)  # finishes queued work, closes the store
         log.info("stopped")
 
     async def _stop_imap(self, threads: list[threading.Thread]) -> None:

@@ -84,11 +84,23 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT; everything inside lands together or not at all."""
+        """BEGIN IMMEDIATE … COMMIT; everything inside lands together or not at all.
+
+        Nested, it is a savepoint: a failure inside undoes only the inner part, and the
+        outer transaction (a group of messages committed together) goes on.
+        """
         if self._depth:
+            name = f"sp{self._depth}"
+            self.conn.execute(f"SAVEPOINT {name}")
             self._depth += 1
             try:
                 yield
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                self.conn.execute(f"RELEASE {name}")
             finally:
                 self._depth -= 1
             return

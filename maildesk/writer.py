@@ -1,0 +1,116 @@
+"""The single writer: one thread owns the store; inbound mail is committed in small groups.
+
+Every source hands its messages here. Messages that arrive while a commit is under way
+are stored together in the next transaction, each inside its own savepoint, so one bad
+message never takes the others down and a burst costs one fsync instead of one each.
+Callers are answered only after the commit that holds their message (invariant 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline
+from maildesk.store.store import Store
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_MAX_BATCH = 64  # bounds the time a sender waits for our 250 behind others
+
+
+@dataclass
+class _Job:
+    future: Future[Any] = field(default_factory=Future)
+    call: Callable[[], Any] | None = None  # any store work
+    raw: bytes = b""  # or a message to ingest
+    envelope: Envelope | None = None
+
+
+_STOP = _Job()
+
+
+class Writer:
+    def __init__(self, store: Store, pipeline: Pipeline) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="maildesk-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, func: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``func(*args)`` on the writer thread."""
+        job = _Job(call=lambda: func(*args))
+        self._jobs.put(job)
+        return job.future
+
+    def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]:
+        """Ingest one message; the future resolves after its transaction committed."""
+        job = _Job(raw=raw, envelope=envelope)
+        self._jobs.put(job)
+        return job.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish the queued work, close the store, stop the thread."""
+        self._jobs.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        pending: _Job | None = None
+        while True:
+            job = pending if pending is not None else self._jobs.get()
+            pending = None
+            if job is _STOP:
+                break
+            if job.envelope is None:
+                self._call(job)
+                continue
+            batch = [job]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    following = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if following.envelope is None:  # other work (or _STOP) keeps its turn
+                    pending = following
+                    break
+                batch.append(following)
+            self._ingest(batch)
+        self.store.close()
+
+    def _call(self, job: _Job) -> None:
+        if job.call is None:
+            return
+        try:
+            job.future.set_result(job.call())
+        except BaseException as exc:
+            job.future.set_exception(exc)
+
+    def _ingest(self, batch: list[_Job]) -> None:
+        results: list[Outcome | BaseException] = []
+        try:
+            with self.store.transaction():
+                for job in batch:
+                    if job.envelope is None:
+                        continue
+                    try:
+                        with self.store.transaction():  # a savepoint: one failure stays alone
+                            results.append(self.pipeline.accept(job.raw, job.envelope))
+                    except Exception as exc:
+                        log.exception("cannot store a message from %s", job.envelope.source)
+                        results.append(exc)
+        except BaseException as exc:  # the commit itself failed: nothing of the batch holds
+            for job in batch:
+                job.future.set_exception(exc)
+            return
+        for job, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
