@@ -10,17 +10,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from maildesk.clock import Clock
 from maildesk.config import Config, QueueConfig, address_matches, queue_for
 from maildesk.errors import MalformedMail
 from maildesk.mail.classify import Classification, MailKind, bounced_message_ids, classify
-from maildesk.mail.compose import Outgoing, compose
 from maildesk.mail.parse import parse
 from maildesk.mail.parsed import Address, ParsedMail
 from maildesk.mail.thread import (
@@ -30,12 +27,11 @@ from maildesk.mail.thread import (
     choose,
     find_tag,
     reply_subject,
-    sign_message_id,
     signed_tickets,
     strip_tags,
 )
-from maildesk.policy import schedule_rows
-from maildesk.store.store import NewMessage, NewTicket, OutgoingMail, Store
+from maildesk.mailer import Mail, Mailer
+from maildesk.store.store import NewMessage, NewTicket, Store
 from maildesk.templates import Templates
 from maildesk.workflow import Action, Decision, decide
 
@@ -99,6 +95,7 @@ class Pipeline:
         self.templates = templates
         self.clock = clock
         self.secret = secret
+        self.mailer = Mailer(config, store, templates, secret)
         self.tags = {q.tag for q in config.queues}
         self.agents = config.agent_addresses()
         self.own = [a for q in config.queues for a in q.addresses]
@@ -286,59 +283,24 @@ class Pipeline:
         queue_address: str,
         now: datetime,
     ) -> None:
-        domain = queue_address.rpartition("@")[2]
-        message_id = sign_message_id(self.secret, ticket, "a", secrets.token_hex(6), domain)
-        subject = reply_subject(queue.tag, ticket, mail.subject, self.tags)
-        context: dict[str, Any] = {
-            "requester_name": sender.name,
-            "ref": f"{queue.tag}#{ticket}",
-            "tag": f"[{queue.tag}#{ticket}]",
-            "number": ticket,
-            "subject": base_subject(strip_tags(mail.subject, self.tags)),
-            "organization": self.config.organization,
-            "schedule": schedule_rows(self.config.calendar.hours),
-            "response_hours": self.config.calendar.first_response_hours,
-            "timezone": self.config.timezone,
-        }
-        body = self.templates.render("ack.txt.j2", queue.language, context)
-        from_addr = Address(queue_address, self.config.organization)
-        raw = compose(
-            Outgoing(
-                message_id=message_id,
-                from_addr=from_addr,
+        self.mailer.queue(
+            Mail(
+                ticket=ticket,
+                kind="ack",
+                queue=queue,
+                from_address=queue_address,
                 to=[sender],
-                subject=subject,
-                body=body,
-                date=now,
+                subject=reply_subject(queue.tag, ticket, mail.subject, self.tags),
+                template="ack.txt.j2",
                 language=queue.language,
+                context={
+                    "requester_name": sender.name,
+                    "subject": base_subject(strip_tags(mail.subject, self.tags)),
+                },
                 in_reply_to=mail.message_id,
                 references=mail.references,
                 auto_submitted="auto-replied",
-            )
-        )
-        message = self.store.insert_message(
-            NewMessage(
-                ticket=ticket,
-                direction="out",
-                kind="ack",
-                message_id=message_id,
-                dedupe_key=None,
-                from_addr=queue_address,
-                from_name=self.config.organization,
-                to_addrs=[sender.email],
-                cc_addrs=[],
-                subject=subject,
-                body=body,
-                sent_at=now,
-                source="maildesk",
-                envelope_from=queue_address,
-                raw_sha256=None,
             ),
-            now,
-        )
-        self.store.enqueue(
-            OutgoingMail(ticket, "ack", message_id, queue_address, [sender.email], raw),
-            message,
             now,
         )
 

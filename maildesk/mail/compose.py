@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from maildesk.mail.parsed import Address
+from maildesk.mail.parsed import Address, Attachment
 
 _MAX_REFERENCES = 20  # enough to thread; long chains make headers some servers refuse
 
@@ -32,6 +32,8 @@ class Outgoing:
     in_reply_to: str = ""  # the message we answer, without brackets
     references: Sequence[str] = ()  # its References, oldest first, without brackets
     auto_submitted: str = ""  # RFC 3834: "auto-replied" for acknowledgements
+    reply_to: Address | None = None
+    attachments: Sequence[Attachment] = ()
     extra_headers: Sequence[tuple[str, str]] = field(default=())
 
 
@@ -40,6 +42,8 @@ def compose(out: Outgoing) -> bytes:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = _header_address(out.from_addr)
     msg["To"] = [_header_address(a) for a in out.to]
+    if out.reply_to is not None:
+        msg["Reply-To"] = _header_address(out.reply_to)
     msg["Subject"] = out.subject
     msg["Date"] = format_datetime(out.date)
     msg["Message-ID"] = f"<{out.message_id}>"
@@ -55,6 +59,13 @@ def compose(out: Outgoing) -> bytes:
     for name, value in out.extra_headers:
         msg[name] = value
     msg.set_content(out.body, charset="utf-8", cte="quoted-printable")
+    for attachment in out.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        if not maintype or not subtype or maintype == "multipart":
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(
+            attachment.payload, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return msg.as_bytes()
 
 
