@@ -343,3 +343,7 @@ def _readonly(config: Config) -> Iterator[Any]:
 
 def main() -> None:
     cli(prog_name="maildesk")
+
+
+# Larger areas keep their commands in their own modules (maildesk/cli_<area>.py), which
+# decorate ``cli`` and reuse ``_errors``; importing them here registers the commands.
