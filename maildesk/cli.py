@@ -23,7 +23,7 @@ from maildesk.store import queries
 from maildesk.store.store import Store
 from maildesk.templates import Templates
 
-TEMPLATES_USED = ["ack.txt.j2"]
+TEMPLATES_USED = ["ack.txt.j2", "attachments_refused.txt.j2"]
 
 
 class _Context:

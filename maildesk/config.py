@@ -69,6 +69,8 @@ class CalendarConfig:
 @dataclass(frozen=True)
 class LimitsConfig:
     auto_replies_per_hour: int = 5
+    max_attachments: int = 50
+    max_attachment_bytes: int = 20971520
 
 
 @dataclass(frozen=True)

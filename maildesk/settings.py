@@ -177,6 +177,20 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 minimum=1,
                 maximum=1000,
             ),
+            Setting(
+                "max_attachments",
+                50,
+                "Attachments kept per message; the rest stay only in the raw mail, and the"
+                " requester is told.",
+                minimum=0,
+                maximum=10000,
+            ),
+            Setting(
+                "max_attachment_bytes",
+                20971520,
+                "Total attachment size kept per message (bytes); beyond it, as above.",
+                minimum=0,
+            ),
         ),
     ),
     Section(

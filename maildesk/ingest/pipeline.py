@@ -19,7 +19,7 @@ from maildesk.config import Config, QueueConfig, address_matches, queue_for
 from maildesk.errors import MalformedMail
 from maildesk.mail.classify import Classification, MailKind, bounced_message_ids, classify
 from maildesk.mail.parse import parse
-from maildesk.mail.parsed import Address, ParsedMail
+from maildesk.mail.parsed import Address, Attachment, ParsedMail
 from maildesk.mail.thread import (
     Hit,
     Via,
@@ -238,7 +238,12 @@ class Pipeline:
             ),
             now,
         )
-        for attachment in mail.attachments:
+        kept, refused = within_limits(
+            mail.attachments,
+            self.config.limits.max_attachments,
+            self.config.limits.max_attachment_bytes,
+        )
+        for attachment in kept:
             self.store.add_attachment(
                 message, attachment.filename, attachment.content_type, attachment.payload
             )
@@ -263,6 +268,14 @@ class Pipeline:
             )
         if acknowledged and ticket is not None:
             self._acknowledge(ticket, mail, sender, queue, queue_address, now)
+        if refused and ticket is not None:
+            names = ", ".join(a.filename for a in refused)
+            self.store.add_event(ticket, "attachments-over-limit", names, now)
+            log.warning("attachments over the limit ticket=%s: %d not kept", ref, len(refused))
+            if kind.may_answer and not self._over_rate(sender.email, now):
+                self._tell_attachments_refused(
+                    ticket, mail, sender, queue, queue_address, refused, now
+                )
         return Stored(ticket, decision.action, mail.message_id, ref, acknowledged)
 
     def _over_rate(self, address: str, now: datetime) -> bool:
@@ -273,6 +286,40 @@ class Pipeline:
         for row_id, ticket in self.store.bounce_outbox(bounced, kind.reason):
             self.store.add_event(ticket, "bounced", f"outbox row {row_id}: {kind.reason}", now)
             log.warning("outgoing mail bounced: outbox row %d ticket=%s", row_id, ticket)
+
+    def _tell_attachments_refused(
+        self,
+        ticket: int,
+        mail: ParsedMail,
+        sender: Address,
+        queue: QueueConfig,
+        queue_address: str,
+        refused: Sequence[Attachment],
+        now: datetime,
+    ) -> None:
+        limits = self.config.limits
+        self.mailer.queue(
+            Mail(
+                ticket=ticket,
+                kind="notice",
+                queue=queue,
+                from_address=queue_address,
+                to=[sender],
+                subject=reply_subject(queue.tag, ticket, mail.subject, self.tags),
+                template="attachments_refused.txt.j2",
+                language=queue.language,
+                context={
+                    "requester_name": sender.name,
+                    "refused": [a.filename for a in refused],
+                    "max_attachments": limits.max_attachments,
+                    "max_megabytes": round(limits.max_attachment_bytes / 1048576, 1),
+                },
+                in_reply_to=mail.message_id,
+                references=mail.references,
+                auto_submitted="auto-replied",
+            ),
+            now,
+        )
 
     def _acknowledge(
         self,
@@ -325,6 +372,23 @@ class Pipeline:
     def _tag_of(self, queue_name: str) -> str:
         # A queue removed from the config keeps its tickets; their tag falls back to the name.
         return next((q.tag for q in self.config.queues if q.name == queue_name), queue_name.upper())
+
+
+def within_limits(
+    attachments: Sequence[Attachment], max_count: int, max_bytes: int
+) -> tuple[list[Attachment], list[Attachment]]:
+    """(kept, refused): attachments in order until the count or total size would overflow."""
+    kept: list[Attachment] = []
+    refused: list[Attachment] = []
+    total = 0
+    for attachment in attachments:
+        size = len(attachment.payload)
+        if len(kept) < max_count and total + size <= max_bytes:
+            kept.append(attachment)
+            total += size
+        else:
+            refused.append(attachment)
+    return kept, refused
 
 
 def _envelope_address(mail_from: str | None) -> Address | None:

@@ -393,3 +393,33 @@ def test_unknown_charsets_and_empty_bodies_still_make_tickets(
     assert body1.startswith("Caf")
     assert "con leche" in body1
     assert (subject2, body2) == ("", "")
+
+
+def test_attachments_over_the_limits_are_left_in_the_raw_mail_and_the_requester_told(
+    tmp_path: Path, store: Store, clock: FakeClock
+) -> None:
+    config = parse(CONFIG + "\n[limits]\nmax_attachments = 2\n", path=None, base_dir=tmp_path)
+    pipeline = Pipeline(config, store, Templates(None, "es"), clock, SECRET)
+    message = EmailMessage()
+    message["From"] = "Ana <ana@example.com>"
+    message["To"] = "info@uni.example"
+    message["Subject"] = "Documentos"
+    message.set_content("Adjunto tres")
+    for name in ("uno.pdf", "dos.pdf", "tres.pdf"):
+        message.add_attachment(
+            name.encode() * 10, maintype="application", subtype="pdf", filename=name
+        )
+    outcome = stored(pipeline.accept(message.as_bytes(), smtp()))
+    kept = [r[0] for r in store.conn.execute("SELECT filename FROM attachments ORDER BY id")]
+    assert kept == ["uno.pdf", "dos.pdf"]
+    assert [r["kind"] for r in outbox(store)] == ["ack", "notice"]
+    notice = email.message_from_bytes(outbox(store)[1]["raw"], policy=email.policy.default)
+    text = notice.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "tres.pdf" in text
+    assert "uno.pdf" not in text
+    assert notice["Subject"] == f"[INFO#{outcome.ticket}] Documentos"
+    raw = store.conn.execute(
+        "SELECT b.data FROM messages m JOIN blobs b ON b.sha256 = m.raw_sha256"
+        " WHERE m.direction = 'in'"
+    ).fetchone()[0]
+    assert b'filename="tres.pdf"' in raw  # nothing is lost: the raw mail keeps it
