@@ -45,6 +45,7 @@ class OutgoingConfig:
     username: str = ""
     password_env: str = "MAILDESK_SMTP_PASSWORD"  # noqa: S105 - a variable's name, not a secret
     password_file: Path | None = None
+    ca_file: Path | None = None
     timeout_seconds: int = 30
     retry_seconds: int = 30
     max_age_hours: int = 120
@@ -349,6 +350,7 @@ class _Checker:
                     "password_file": rel(outgoing["password_file"])
                     if outgoing["password_file"]
                     else None,
+                    "ca_file": rel(outgoing["ca_file"]) if outgoing["ca_file"] else None,
                 }
             ),
             calendar=CalendarConfig(

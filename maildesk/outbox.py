@@ -62,6 +62,10 @@ class SmtpTransport:
         self.config = config
         self.local_hostname = local_hostname
 
+    def _context(self) -> ssl.SSLContext:
+        cafile = str(self.config.ca_file) if self.config.ca_file else None
+        return ssl.create_default_context(cafile=cafile)  # verifies the certificate and name
+
     def send(self, row_id: int, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
         cfg = self.config
         try:
@@ -71,7 +75,7 @@ class SmtpTransport:
                     cfg.host,
                     cfg.port,
                     timeout=cfg.timeout_seconds,
-                    context=ssl.create_default_context(),
+                    context=self._context(),
                     local_hostname=self.local_hostname,
                 )
             else:
@@ -83,14 +87,19 @@ class SmtpTransport:
                 )
             with client:
                 if cfg.tls == "starttls":
-                    client.starttls(context=ssl.create_default_context())  # raises if refused
+                    # Raises when the relay offers no STARTTLS: never fall back to plain text.
+                    client.starttls(context=self._context())
                 if cfg.username:
                     client.login(cfg.username, cfg.password())
                 refused = client.sendmail(mail_from, rcpt_to, raw)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise _by_code(
-                min(code for code, _ in exc.recipients.values()), str(exc.recipients)
+        except smtplib.SMTPAuthenticationError as exc:
+            # A wrong relay password is ours to fix; the mail waits for the fix.
+            raise TransientError(
+                f"relay {cfg.host}:{cfg.port} refused our login: {exc.smtp_code}"
             ) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise _by_code(min(codes), str(exc.recipients)) from exc
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
         except (smtplib.SMTPException, OSError) as exc:

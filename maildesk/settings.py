@@ -121,6 +121,12 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 "File holding the relay password (e.g. a systemd credential).",
                 example=True,
             ),
+            Setting(
+                "ca_file",
+                "",
+                "CA certificates to trust for the relay's TLS certificate; empty: the system's.",
+                example=True,
+            ),
             Setting("timeout_seconds", 30, "Relay connection timeout.", minimum=1, maximum=600),
             Setting(
                 "retry_seconds",
