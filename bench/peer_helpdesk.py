@@ -18,6 +18,7 @@ message; maildesk is checked as in figure 1.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -205,6 +206,21 @@ def main() -> None:
         made = [int(x) for x in peer.shell(_COUNT).strip().splitlines()[-1].split()]
         with server.client("peer") as imap:
             peer_left = imap.select_folder("INBOX", readonly=True)[b"EXISTS"]
+        peer_ok = made[1] >= len(specs) and peer_left == 0
+        peer_rate = len(specs) / peer_seconds
+        peer_net = len(specs) / max(1e-9, peer_seconds - startup)
+        print(
+            f"peer: {label}: get_email took {len(specs)} messages in {peer_seconds:.1f} s ="
+            f" {peer_rate:.0f} msg/s ({peer_net:.0f} msg/s without Django's {startup:.1f} s"
+            f" start-up); {made[0]} tickets, {made[1]} follow-ups, {peer_left} left in INBOX;"
+            f" peak RSS {peer_rss / 1024:.1f} MiB; {'ok' if peer_ok else 'FAILED'}"
+        )
+        if importlib.util.find_spec("maildesk.ingest.imap") is None:
+            print(
+                "peer-maildesk: not run: this maildesk has no IMAP adapter"
+                " (maildesk/ingest/imap.py)"
+            )
+            sys.exit(2 if peer_ok else 1)
         daemon = Daemon(
             folder / "daemon",
             imap_config(server, 200, user="info"),
@@ -223,16 +239,7 @@ def main() -> None:
         if server is not None:
             server.close()
         shutil.rmtree(folder, ignore_errors=True)
-    peer_rate = len(specs) / peer_seconds
-    peer_net = len(specs) / max(1e-9, peer_seconds - startup)
     ours_rate = stored / ours_seconds
-    peer_ok = made[1] >= len(specs) and peer_left == 0
-    print(
-        f"peer: {label}: get_email took {len(specs)} messages in {peer_seconds:.1f} s ="
-        f" {peer_rate:.0f} msg/s ({peer_net:.0f} msg/s without Django's {startup:.1f} s"
-        f" start-up); {made[0]} tickets, {made[1]} follow-ups, {peer_left} left in INBOX;"
-        f" peak RSS {peer_rss / 1024:.1f} MiB; {'ok' if peer_ok else 'FAILED'}"
-    )
     print(
         f"peer-maildesk: maildesk took the same {stored} messages in {ours_seconds:.1f} s ="
         f" {ours_rate:.0f} msg/s; peak RSS {ours_rss / 1024:.1f} MiB; {summary(result)}"
