@@ -85,7 +85,9 @@ class Writer:
         self.store.close()
 
     def _call(self, job: _Job) -> None:
-        if job.call is None:
+        # A caller that gave up (a cancelled await) cancelled the future: skip the work.
+        # Setting a result on a cancelled future raises, which would end this thread.
+        if job.call is None or not job.future.set_running_or_notify_cancel():
             return
         try:
             job.future.set_result(job.call())
@@ -93,6 +95,10 @@ class Writer:
             job.future.set_exception(exc)
 
     def _ingest(self, batch: list[_Job]) -> None:
+        # A sender that hung up before its turn gets no 250 and will send again: skip it.
+        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         results: list[Outcome | BaseException] = []
         try:
             with self.store.transaction():

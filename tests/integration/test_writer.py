@@ -82,3 +82,20 @@ def test_close_finishes_queued_work(writer: tuple[Writer, Path]) -> None:
     assert all(f.done() for f in futures)
     with sqlite3.connect(database) as other:
         assert other.execute("SELECT count(*) FROM tickets").fetchone()[0] == 20
+
+
+def test_a_caller_that_gave_up_does_not_stop_the_writer(writer: tuple[Writer, Path]) -> None:
+    w, database = writer
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    gate: Future[None] = Future()
+    w.submit(gate.result, 10)
+    gone = w.accept(raw(1), envelope)  # an SMTP client hung up while waiting for its 250
+    query = w.submit(lambda: 42)
+    assert gone.cancel()
+    assert query.cancel()
+    gate.set_result(None)
+    later = w.accept(raw(2), envelope)
+    assert isinstance(later.result(timeout=30), Stored)  # the thread is still serving
+    w.close()
+    with sqlite3.connect(database) as other:
+        assert [r[0] for r in other.execute("SELECT subject FROM tickets")] == ["Caso 2"]
