@@ -23,7 +23,18 @@ from maildesk.store import queries
 from maildesk.store.store import Store
 from maildesk.templates import Templates
 
-TEMPLATES_USED = ["ack.txt.j2", "attachments_refused.txt.j2"]
+TEMPLATES_USED = [
+    "ack.txt.j2",
+    "attachments_refused.txt.j2",
+    "notify.txt.j2",
+    "reply.txt.j2",
+    "command_error.txt.j2",
+]
+
+
+def _templates_used(config: Config) -> list[str]:
+    """The fixed templates and each category's own acknowledgement."""
+    return [*TEMPLATES_USED, *(c.ack_template for c in config.categories if c.ack_template)]
 
 
 class _Context:
@@ -87,7 +98,7 @@ def run(obj: _Context) -> None:
         if config.log_level != "debug":
             logging.getLogger("mail.log").setLevel(logging.WARNING)
         problems = Templates(config.templates_dir, config.language).check(
-            TEMPLATES_USED, [q.language for q in config.queues]
+            _templates_used(config), [q.language for q in config.queues]
         )
         if problems:
             raise ConfigError(problems)
@@ -137,7 +148,7 @@ def check(obj: _Context) -> None:
     with _errors():
         config = obj.config()
         problems = Templates(config.templates_dir, config.language).check(
-            TEMPLATES_USED, [q.language for q in config.queues]
+            _templates_used(config), [q.language for q in config.queues]
         )
         try:
             load_secret(config, create=False)
@@ -347,3 +358,4 @@ def main() -> None:
 
 # Larger areas keep their commands in their own modules (maildesk/cli_<area>.py), which
 # decorate ``cli`` and reuse ``_errors``; importing them here registers the commands.
+from maildesk import cli_agents  # noqa: E402, F401

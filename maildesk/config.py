@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from maildesk import deskconfig
+from maildesk.deskconfig import AgentAuthConfig, CategoryConfig, Rota, RouteConfig
 from maildesk.errors import ConfigError
 from maildesk.settings import SECTIONS, Section, Setting, Value, section
 
@@ -80,13 +82,24 @@ class QueueConfig:
     addresses: tuple[str, ...]
     tag: str
     language: str
+    groups: tuple[str, ...] = ()
+    rota: Rota = field(default_factory=Rota)
+    notify_attachments: Literal["attach", "list"] = "attach"
+    pending_days: int = 7
+    duplicate_hours: int = 72
 
 
 @dataclass(frozen=True)
 class AgentConfig:
     name: str
-    addresses: tuple[str, ...]
+    addresses: tuple[str, ...]  # lower-case; the first is where notifications go
     language: str
+    groups: tuple[str, ...] = ()
+    coordinator: bool = False
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0]
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,9 @@ class Config:
     queues: tuple[QueueConfig, ...]
     agents: tuple[AgentConfig, ...]
     imap: tuple[ImapConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+    categories: tuple[CategoryConfig, ...] = ()
+    agent_auth: AgentAuthConfig = field(default_factory=AgentAuthConfig)
 
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)
@@ -307,6 +323,7 @@ class _Checker:
         queues = self._queues(data.get("queues"))
         agents = self._agents(data.get("agents"))
         imap = self._imap(data.get("imap"), {q["name"] for q in queues})
+        rotas, categories, routes, agent_auth = self._desk(data, queues, agents, scalars)
         general, listener, outgoing, cal = (
             scalars["maildesk"],
             scalars["listener"],
@@ -362,18 +379,31 @@ class _Checker:
             limits=LimitsConfig(**scalars["limits"]),
             queues=tuple(
                 QueueConfig(
-                    q["name"], tuple(q["addresses"]), q["tag"], q["language"] or general["language"]
+                    q["name"],
+                    tuple(q["addresses"]),
+                    q["tag"],
+                    q["language"] or general["language"],
+                    tuple(q["groups"]),
+                    rota,
+                    q["notify_attachments"],
+                    q["pending_days"],
+                    q["duplicate_hours"],
                 )
-                for q in queues
+                for q, rota in zip(queues, rotas, strict=True)
             ),
             agents=tuple(
                 AgentConfig(
                     a["name"],
                     tuple(x.lower() for x in a["addresses"]),
                     a["language"] or general["language"],
+                    tuple(a["groups"]),
+                    a["coordinator"],
                 )
                 for a in agents
             ),
+            routes=routes,
+            categories=categories,
+            agent_auth=agent_auth,
             imap=tuple(
                 ImapConfig(
                     **{
@@ -453,6 +483,29 @@ class _Checker:
                 if "*" in address or not _ADDRESS.match(address):
                     self.problem("agents.addresses", f"not an address: {address!r}", i)
         return agents
+
+    def _desk(
+        self,
+        data: dict[str, Any],
+        queues: list[dict[str, Any]],
+        agents: list[dict[str, Any]],
+        scalars: dict[str, dict[str, Any]],
+    ) -> tuple[list[Rota], tuple[CategoryConfig, ...], tuple[RouteConfig, ...], AgentAuthConfig]:
+        """Agents, rotas, categories, routing rules: checked in deskconfig.py."""
+        deskconfig.check_agents(agents, self.problem)
+        rotas = [deskconfig.rota(q, i, agents, self.problem) for i, q in enumerate(queues)]
+        categories = deskconfig.categories(
+            self._array(data.get("categories"), "categories"), self.problem
+        )
+        groups = deskconfig.agent_groups(agents)
+        routes = deskconfig.routes(
+            self._array(data.get("routes"), "routes"),
+            queues={q["name"] for q in queues},
+            groups=groups,
+            categories={c.name for c in categories},
+            problem=self.problem,
+        )
+        return rotas, categories, routes, deskconfig.agent_auth(scalars["agent_auth"], self.problem)
 
     def _imap(self, raw: object, queue_names: set[str]) -> list[dict[str, Any]]:
         accounts = self._array(raw, "imap")

@@ -24,7 +24,25 @@ def _comment(text: str) -> list[str]:
 
 # Sections with no useful default are written as a commented example with these values.
 _SAMPLES: dict[str, dict[str, Value]] = {
-    "agents": {"name": "Ana Pérez", "addresses": ["ana.perez@example.edu"], "language": "es"},
+    "agents": {
+        "name": "Ana Pérez",
+        "addresses": ["ana.perez@example.edu", "aperez@example.edu"],
+        "groups": ["admisiones"],
+        "language": "es",
+        "coordinator": False,
+    },
+    "routes": {
+        "queue": "info",
+        "recipients": [],
+        "sender_domains": [],
+        "subject_keywords": ["beca", "becas"],
+        "body_keywords": [],
+        "category": "becas",
+        "group": "admisiones",
+        "priority": "",
+        "segment": "",
+    },
+    "categories": {"name": "becas", "ack_template": "ack_becas.txt.j2"},
     "imap": {
         "name": "info",
         "host": "imap.example.edu",

@@ -213,18 +213,138 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 "Language of this queue's mail; empty for [maildesk] language.",
                 ("", "es", "en"),
             ),
+            Setting(
+                "groups",
+                [],
+                "Groups of [[agents]] that serve this queue; a new ticket goes to the first"
+                " unless a [[routes]] rule names another. Empty: every agent serves it.",
+            ),
+            *(
+                Setting(
+                    f"rota_{day}",
+                    [],
+                    f"Agents on duty on {day} (address or name); several take new tickets in"
+                    " turn. Empty: the rotation decides.",
+                )
+                for day in _DAYS
+            ),
+            Setting(
+                "rotation",
+                [],
+                "Agents on duty in turn, one per open day ([calendar] days with hours), on days"
+                " whose rota_<day> is empty; a closed day belongs to the next open one. With no"
+                " rota and no rotation, new tickets stay unassigned and the group is notified.",
+            ),
+            Setting(
+                "rotation_start",
+                "",
+                "Date (YYYY-MM-DD) on which the first agent of rotation is on duty; empty for"
+                " 2024-01-01.",
+            ),
+            Setting(
+                "notify_attachments",
+                "attach",
+                "The requester's attachments in notifications to agents: attached, or listed"
+                " by name and size.",
+                ("attach", "list"),
+            ),
+            Setting(
+                "pending_days",
+                7,
+                "Days #pending waits for the requester when no number is given; then a reminder"
+                " is due.",
+                minimum=1,
+                maximum=365,
+            ),
+            Setting(
+                "duplicate_hours",
+                72,
+                "An untagged new message from a requester with an open ticket in this queue on"
+                " the same subject, active within this many hours, joins that ticket; 0: never.",
+                minimum=0,
+                maximum=8760,
+            ),
         ),
         array=True,
     ),
     Section(
         "agents",
-        "People who answer. Only these addresses may steer tickets.",
+        "People who answer, from their own mail client. Only these addresses may act as"
+        " agents: replies to our notifications are relayed to the requester and may carry"
+        " commands (#close, #assign …).",
         (
             Setting("name", "", "Display name."),
-            Setting("addresses", [], "The agent's address and aliases."),
+            Setting(
+                "addresses",
+                [],
+                "The agent's address first (notifications go there), then aliases.",
+            ),
+            Setting(
+                "groups", [], "Groups (areas) the agent belongs to, e.g. admisiones, soporte-ti."
+            ),
             Setting("language", "", "Language of mail sent to this agent.", ("", "es", "en")),
+            Setting("coordinator", False, "Coordinators may also #cancel tickets."),
         ),
         array=True,
+    ),
+    Section(
+        "routes",
+        "Routing rules (the service catalogue), tried in order when a ticket opens. A rule"
+        " matches when each of its non-empty criteria does (any item of a list); category,"
+        " group, priority and segment are each set by the first matching rule that sets them.",
+        (
+            Setting("queue", "", "Only tickets of this queue; empty for any."),
+            Setting(
+                "recipients", [], "Any of these recipients (To, Cc); 'becas@*' for any domain."
+            ),
+            Setting("sender_domains", [], "The sender's domain, or a subdomain of one of these."),
+            Setting(
+                "subject_keywords",
+                [],
+                "Any of these words or phrases in the subject (case and accents ignored).",
+            ),
+            Setting("body_keywords", [], "Any of these words or phrases in the message text."),
+            Setting("category", "", "Category to set: a [[categories]] name."),
+            Setting("group", "", "Group to give the ticket to (a group of [[agents]])."),
+            Setting("priority", "", "Priority to set.", ("", "low", "normal", "high", "urgent")),
+            Setting("segment", "", "Requester segment to set, e.g. vip or preferred."),
+        ),
+        array=True,
+    ),
+    Section(
+        "categories",
+        "Categories of the service catalogue, set by [[routes]] or by an agent's #category.",
+        (
+            Setting("name", "", "Short name (lower-case letters, digits, - and _)."),
+            Setting(
+                "ack_template",
+                "",
+                "Acknowledgement for new tickets of this category, e.g. ack_certificados.txt.j2"
+                " in templates_dir/<lang>/, to ask for the data it needs; empty: the usual one.",
+            ),
+        ),
+        array=True,
+    ),
+    Section(
+        "agent_auth",
+        "From can be forged: agent mail may have to prove itself with the receiving MTA's"
+        " Authentication-Results header (RFC 8601; the MTA must remove such headers that"
+        " claim its authserv-id from incoming mail).",
+        (
+            Setting(
+                "require",
+                False,
+                "Act on agent mail only when a trusted Authentication-Results header shows"
+                " DKIM, SPF or DMARC pass for the From domain; otherwise it is handled as a"
+                " requester's message and the agents are warned.",
+            ),
+            Setting(
+                "authserv_ids",
+                [],
+                "authserv-id of each receiving MTA whose Authentication-Results are trusted,"
+                " e.g. mx.uni.example.",
+            ),
+        ),
     ),
     Section(
         "imap",

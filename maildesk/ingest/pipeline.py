@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from maildesk.agentmail import AgentCheck, AgentDesk
 from maildesk.clock import Clock
 from maildesk.config import Config, QueueConfig, address_matches, queue_for
 from maildesk.errors import MalformedMail
@@ -99,6 +100,7 @@ class Pipeline:
         self.tags = {q.tag for q in config.queues}
         self.agents = config.agent_addresses()
         self.own = [a for q in config.queues for a in q.addresses]
+        self.desk = AgentDesk(config, store, templates, self.mailer)
 
     def route(self, recipients: Sequence[str]) -> tuple[QueueConfig, str] | None:
         return queue_for(self.config, list(recipients))
@@ -126,16 +128,19 @@ class Pipeline:
         # A bounce names our message only inside the returned copy; that finds its ticket.
         bounced = bounced_message_ids(raw) if kind.kind is MailKind.BOUNCE else []
         choice = choose(self._hits(mail, bounced), sender.email, self.agents, queue.tag)
+        agent = self.desk.recognise(mail, sender, choice, kind)
+        choice = self.desk.join_duplicate(choice, mail, sender, queue, kind, now)
         decision = decide(
             choice,
             now=now,
-            may_answer=kind.may_answer,
+            # An agent's reply changes its ticket by its commands, not as a requester's mail.
+            may_answer=kind.may_answer and not (agent and agent.trusted),
             may_open_ticket=kind.may_open_ticket,
             reopen_window=timedelta(days=self.config.reopen_days),
         )
         with self.store.transaction():
             outcome = self._store(
-                raw, mail, sender, envelope, key, kind, queue, queue_address, decision, now
+                raw, mail, sender, envelope, key, kind, queue, queue_address, decision, agent, now
             )
             if bounced:
                 self._record_bounce(bounced, kind, now)
@@ -173,7 +178,7 @@ class Pipeline:
         ]
         tag = find_tag(mail.subject, self.tags)
         tagged = [tag.number] if tag and tag.number not in signed + stored else []
-        tickets = self.store.tickets(signed + stored + tagged)
+        tickets = self.desk.follow_merges(self.store.tickets(signed + stored + tagged))
         hits = [Hit(tickets[n], Via.SIGNED_ID) for n in signed if n in tickets]
         hits += [Hit(tickets[n], Via.STORED_ID) for n in stored if n in tickets]
         if tag:
@@ -193,9 +198,11 @@ class Pipeline:
         queue: QueueConfig,
         queue_address: str,
         decision: Decision,
+        agent: AgentCheck | None,
         now: datetime,
     ) -> Stored:
         raw_sha = self.store.put_blob(raw)
+        ack_template = "ack.txt.j2"
         existing = None if decision.opens_ticket else decision.ticket
         ticket: int | None = existing.number if existing else None
         if decision.opens_ticket:
@@ -212,6 +219,7 @@ class Pipeline:
                 ),
                 now,
             )
+            ack_template = self.desk.opened(ticket, queue, mail, sender, envelope.recipients, now)
         elif existing is not None and decision.state is not None:
             if decision.state is not existing.state:
                 self.store.set_state(existing.number, decision.state, now)
@@ -252,7 +260,8 @@ class Pipeline:
             ref = f"{self._tag_of(existing.queue if existing else queue.name)}#{ticket}"
             if kind.may_answer:
                 others = [a.email for a in (*mail.to, *mail.cc) if not self._is_own(a.email)]
-                self.store.add_participants(ticket, [sender.email, *others], "cc")
+                people = [a for a in (sender.email, *others) if a not in self.agents]
+                self.store.add_participants(ticket, people, "cc")
             self.store.add_event(ticket, decision.action.value, f"message <{mail.message_id}>", now)
         acknowledged = decision.acknowledge and ticket is not None
         if acknowledged and self._over_rate(sender.email, now):
@@ -267,7 +276,7 @@ class Pipeline:
                 ref,
             )
         if acknowledged and ticket is not None:
-            self._acknowledge(ticket, mail, sender, queue, queue_address, now)
+            self._acknowledge(ticket, mail, sender, queue, queue_address, ack_template, now)
         if refused and ticket is not None:
             names = ", ".join(a.filename for a in refused)
             self.store.add_event(ticket, "attachments-over-limit", names, now)
@@ -276,6 +285,7 @@ class Pipeline:
                 self._tell_attachments_refused(
                     ticket, mail, sender, queue, queue_address, refused, now
                 )
+        self.desk.arrived(ticket, message, mail, sender, agent, decision, kind.may_answer, now)
         return Stored(ticket, decision.action, mail.message_id, ref, acknowledged)
 
     def _over_rate(self, address: str, now: datetime) -> bool:
@@ -328,6 +338,7 @@ class Pipeline:
         sender: Address,
         queue: QueueConfig,
         queue_address: str,
+        template: str,
         now: datetime,
     ) -> None:
         self.mailer.queue(
@@ -338,7 +349,7 @@ class Pipeline:
                 from_address=queue_address,
                 to=[sender],
                 subject=reply_subject(queue.tag, ticket, mail.subject, self.tags),
-                template="ack.txt.j2",
+                template=template,
                 language=queue.language,
                 context={
                     "requester_name": sender.name,

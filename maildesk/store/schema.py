@@ -158,6 +158,26 @@ def _outbox_recipient(db: Database) -> None:
     )
 
 
+@migrations(name="0004_agent_fields")
+def _agent_fields(db: Database) -> None:
+    # What agents and routing rules set on a ticket (maildesk/actions.py, routing.py).
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN assignee TEXT;          -- an agent's first address
+        ALTER TABLE tickets ADD COLUMN group_name TEXT;        -- the group (area) it belongs to
+        ALTER TABLE tickets ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';
+        ALTER TABLE tickets ADD COLUMN category TEXT;
+        ALTER TABLE tickets ADD COLUMN segment TEXT;           -- standard, preferred, vip …
+        ALTER TABLE tickets ADD COLUMN first_response_at TEXT; -- the first reply sent by an agent
+        ALTER TABLE tickets ADD COLUMN resolved_at TEXT;
+        ALTER TABLE tickets ADD COLUMN pending_until TEXT;     -- #pending: reminder due then
+        ALTER TABLE tickets ADD COLUMN merged_into INTEGER REFERENCES tickets(number);
+        CREATE INDEX tickets_assignee ON tickets(assignee, state);
+        CREATE INDEX tickets_requester_queue ON tickets(requester, queue, state);
+        """
+    )
+
+
 def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

@@ -86,7 +86,15 @@ def smtp(*recipients: str) -> Envelope:
 
 
 def outbox(store: Store) -> list[sqlite3.Row]:
-    return store.conn.execute("SELECT * FROM outbox ORDER BY id").fetchall()
+    """Mail to requesters; notifications to agents are tested in test_agents.py."""
+    return store.conn.execute("SELECT * FROM outbox WHERE kind != 'notify' ORDER BY id").fetchall()
+
+
+def inbound_attachments(store: Store) -> list[sqlite3.Row]:
+    return store.conn.execute(
+        "SELECT a.filename, a.size, a.sha256 FROM attachments a"
+        " JOIN messages m ON m.id = a.message WHERE m.direction = 'in' ORDER BY a.id"
+    ).fetchall()
 
 
 def ack_id(store: Store) -> str:
@@ -118,7 +126,8 @@ def test_a_new_request_commits_ticket_message_event_and_acknowledgement_together
         store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
         for t in ("tickets", "messages", "events", "blobs")
     ]
-    assert counts == [1, 2, 1, 1]
+    # Messages: the request, its acknowledgement and the notification to the agent.
+    assert counts == [1, 3, 2, 1]
 
 
 def test_mid_transaction_failure_leaves_nothing_behind(
@@ -225,7 +234,12 @@ def test_duplicates_by_message_id_and_without_one_by_content(
         "Sin id", message_id=None, Date="Fri, 20 Nov 2026 10:00:00 +0000", body="Otro"
     )
     assert isinstance(pipeline.accept(other_body, smtp()), Stored)
-    assert store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 3
+    # Stored, and it joins the open "Sin id" ticket: same requester, same matter.
+    assert store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
+    assert (
+        store.conn.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0]
+        == 3
+    )
 
 
 def test_attachments_are_stored_once_by_content(pipeline: Pipeline, store: Store) -> None:
@@ -238,9 +252,7 @@ def test_attachments_are_stored_once_by_content(pipeline: Pipeline, store: Store
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename="../../etc/passwd")
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename="copia.pdf")
     pipeline.accept(message.as_bytes(), smtp())
-    rows = store.conn.execute(
-        "SELECT filename, size, sha256 FROM attachments ORDER BY id"
-    ).fetchall()
+    rows = inbound_attachments(store)
     assert [r["filename"] for r in rows] == ["passwd", "copia.pdf"]
     assert rows[0]["sha256"] == rows[1]["sha256"]
     assert rows[0]["size"] == len(pdf)
@@ -348,7 +360,7 @@ def test_a_bounce_of_our_acknowledgement_marks_the_outbox_row_and_joins_the_tick
     kinds = [
         r[0] for r in store.conn.execute("SELECT kind FROM events WHERE ticket = 1 ORDER BY id")
     ]
-    assert kinds == ["open", "append", "bounced"]
+    assert kinds == ["open", "notified", "append", "bounced"]
     assert store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
 
 
@@ -410,7 +422,7 @@ def test_attachments_over_the_limits_are_left_in_the_raw_mail_and_the_requester_
             name.encode() * 10, maintype="application", subtype="pdf", filename=name
         )
     outcome = stored(pipeline.accept(message.as_bytes(), smtp()))
-    kept = [r[0] for r in store.conn.execute("SELECT filename FROM attachments ORDER BY id")]
+    kept = [r[0] for r in inbound_attachments(store)]
     assert kept == ["uno.pdf", "dos.pdf"]
     assert [r["kind"] for r in outbox(store)] == ["ack", "notice"]
     notice = email.message_from_bytes(outbox(store)[1]["raw"], policy=email.policy.default)

@@ -20,6 +20,9 @@ PURE = [
     "workflow.py",
     "model.py",
     "policy.py",
+    "agents.py",
+    "routing.py",
+    "deskconfig.py",
 ]
 FORBIDDEN = {
     "maildesk.store",
