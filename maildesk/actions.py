@@ -79,7 +79,7 @@ class Actions:
         self.categories = {c.name for c in config.categories}
         agent_addresses = config.agent_addresses()
         own = {a.lower() for q in config.queues for a in q.addresses if not a.endswith("@*")}
-        self._not_requesters = frozenset(agent_addresses | own)
+        self._never_copied = frozenset(agent_addresses | own)  # in Cc of a reply
 
     # -- reading ------------------------------------------------------------------------
 
@@ -200,9 +200,7 @@ class Actions:
         """Send ``text`` to the requester and participants from the queue address, threaded
         under the requester's last mail; the first one counts as the first response."""
         queue = self.queue_of(ticket)
-        people = tickets.recipients(self.store, ticket.number, self._not_requesters)
-        if not people:
-            raise ActionError(f"ticket {ticket.number} has nobody to reply to")
+        people = tickets.recipients(self.store, ticket.number, self._never_copied)
         to = [Address(a, ticket.requester_name if a == ticket.requester else "") for a in people]
         in_reply_to, references = tickets.thread(self.store, ticket.number)
         message_id = self.mailer.queue(

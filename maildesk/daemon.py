@@ -60,8 +60,8 @@ class Daemon:
 
     async def accept(self, raw: bytes, envelope: Envelope) -> Outcome:
         outcome = await asyncio.wrap_future(self.writer.accept(raw, envelope))
-        if isinstance(outcome, Stored) and outcome.acknowledged:
-            self._wake.set()
+        if isinstance(outcome, Stored) and outcome.ticket is not None:
+            self._wake.set()  # it may have queued mail: an acknowledgement, a notification, a reply
         return outcome
 
     def serves(self, address: str) -> bool:

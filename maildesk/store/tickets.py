@@ -111,8 +111,15 @@ def same_requester_open(store: Store, requester: str, queue: str) -> list[tuple[
 def merged_into(store: Store, numbers: Sequence[int]) -> dict[int, int]:
     """For each merged ticket among ``numbers``, the ticket it was merged into, followed
     to the end of the chain."""
+    if not numbers:
+        return {}
+    merged = store.conn.execute(
+        "SELECT number FROM tickets WHERE merged_into IS NOT NULL"  # noqa: S608 - only "?"
+        f" AND number IN ({','.join('?' * len(numbers))})",
+        list(numbers),
+    ).fetchall()
     found: dict[int, int] = {}
-    for number in numbers:
+    for (number,) in merged:  # rare: one query per step of each chain
         target, seen = number, {number}
         while True:
             row = store.conn.execute(
@@ -128,13 +135,13 @@ def merged_into(store: Store, numbers: Sequence[int]) -> dict[int, int]:
 
 
 def recipients(store: Store, number: int, leave_out: frozenset[str]) -> list[str]:
-    """Who receives replies: the requester first, then the participants in Cc."""
+    """Who receives replies: the requester, then the participants in Cc but ``leave_out``."""
     rows = store.conn.execute(
-        "SELECT address FROM participants WHERE ticket = ?"
+        "SELECT address, role FROM participants WHERE ticket = ?"
         " ORDER BY role = 'requester' DESC, address",
         (number,),
     ).fetchall()
-    return [r[0] for r in rows if r[0] not in leave_out]
+    return [r[0] for r in rows if r[1] == "requester" or r[0] not in leave_out]
 
 
 def thread(store: Store, number: int) -> tuple[str, list[str]]:

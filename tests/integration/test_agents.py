@@ -676,3 +676,14 @@ def test_routing_rules_set_category_group_priority_segment_and_the_acknowledgeme
     assert text_of(ack) == "Solicitud INFO#1: envíe su expediente académico.\n"
     # Berta is on duty but not in "becas": the group is told.
     assert to_of(mails(store, "notify")[0]) == ["carlos@uni.example"]
+
+
+def test_an_agent_who_opened_a_ticket_as_a_requester_gets_the_replies(
+    pipeline: Pipeline, store: Store
+) -> None:
+    own = build("Proyector del aula 3", "No funciona", sender="berta@uni.example")
+    stored(pipeline.accept(own, smtp()))
+    answer = agent_reply(store, "Lo revisamos hoy.", sender="carlos@uni.example")
+    stored(pipeline.accept(answer, smtp()))
+    [relayed] = mails(store, "reply")
+    assert to_of(relayed) == ["berta@uni.example"]
