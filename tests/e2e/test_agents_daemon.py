@@ -3,8 +3,6 @@ in, the outbox folder out; and the supervisors' CLI doing the same as the mail c
 
 from __future__ import annotations
 
-import email
-import email.policy
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -13,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.daemon import Maildesk
+from tests.support.messages import parse_mail, text_of, to_of
 
 AGENTS = """
 [[agents]]
@@ -54,22 +53,6 @@ def desk(tmp_path: Path) -> Iterator[Maildesk]:
         assert code == 0, f"daemon exited with {code}\n{daemon.log()}"
 
 
-def read(path: Path) -> EmailMessage:
-    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")
-
-
-def to_of(message: EmailMessage) -> list[str]:
-    return [a.addr_spec for a in message["To"].addresses]
-
-
 class Outbox:
     """What the daemon has sent so far, read from its outbox folder."""
 
@@ -83,7 +66,7 @@ class Outbox:
         if settle:
             time.sleep(settle)
             files = sorted(self.desk.outbox.glob("*.eml"))
-        found = [read(p) for p in files[self.seen :]]
+        found = [parse_mail(p.read_bytes()) for p in files[self.seen :]]
         self.seen = len(files)
         assert len(found) == count, [(m["To"], m["Subject"]) for m in found]
         return found

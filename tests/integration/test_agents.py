@@ -4,8 +4,6 @@ routing rules."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +18,7 @@ from maildesk.config import Config, parse
 from maildesk.ingest.pipeline import Envelope, Pipeline, Stored
 from maildesk.store.store import Store
 from maildesk.templates import Templates
+from tests.support.messages import parse_mail, text_of, to_of
 
 SECRET = b"agents-test-secret-0123456789abc"
 # Friday 20 November 2026, 10:00 in Santo Domingo.
@@ -142,22 +141,7 @@ def mails(store: Store, kind: str | None = None) -> list[EmailMessage]:
     rows = store.conn.execute(
         "SELECT raw FROM outbox WHERE ? IS NULL OR kind = ? ORDER BY id", (kind, kind)
     ).fetchall()
-    found = []
-    for row in rows:
-        message = email.message_from_bytes(row["raw"], policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        found.append(message)
-    return found
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")
-
-
-def to_of(message: EmailMessage) -> list[str]:
-    return [a.addr_spec for a in message["To"].addresses]
+    return [parse_mail(row["raw"]) for row in rows]
 
 
 def attachment_names(message: EmailMessage) -> list[str]:
