@@ -250,6 +250,11 @@ def show(obj: _Context, number: int, as_json: bool) -> None:
             f"state {ticket['state']}, queue {ticket['queue']}, requester "
             f"{ticket['requester_name']} <{ticket['requester']}>, opened {ticket['created_at']}"
         )
+        click.echo(
+            f"assigned to {ticket['assignee'] or '-'} (group {ticket['group_name'] or '-'}),"
+            f" priority {ticket['priority']}, category {ticket['category'] or '-'},"
+            f" segment {ticket['segment'] or '-'}"
+        )
         for message in ticket["messages"]:
             arrow = "<-" if message["direction"] == "in" else "->"
             click.echo(

@@ -284,6 +284,8 @@ def test_the_cli_does_what_the_mail_commands_do(desk: Maildesk, tmp_path: Path) 
     ]
     kinds = [e["kind"] for e in ticket["events"]]
     assert {"reply", "assigned", "note", "state"} <= set(kinds)
+    shown = desk.cli("show", "1").stdout
+    assert "assigned to carlos@uni.example (group secretaria), priority normal" in shown
 
     refused = desk.cli("assign", "1", "nadie", check=False)
     assert refused.returncode == 1
