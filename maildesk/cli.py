@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,7 @@ from typing import Any
 
 import click
 
-from maildesk import __version__
+from maildesk import __version__, logs
 from maildesk.clock import SystemClock
 from maildesk.config import Config, ImapConfig, find_config_path, load
 from maildesk.configfile import example_config
@@ -89,14 +88,7 @@ def run(obj: _Context) -> None:
 
     with _errors():
         config = obj.config()
-        logging.basicConfig(
-            level=config.log_level.upper(),
-            format="%(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        # aiosmtpd logs every SMTP command at INFO: that belongs in debugging only.
-        if config.log_level != "debug":
-            logging.getLogger("mail.log").setLevel(logging.WARNING)
+        logs.setup(config.log_level)
         problems = Templates(config.templates_dir, config.language).check(
             _templates_used(config), [q.language for q in config.queues]
         )
@@ -364,3 +356,5 @@ def main() -> None:
 # Larger areas keep their commands in their own modules (maildesk/cli_<area>.py), which
 # decorate ``cli`` and reuse ``_errors``; importing them here registers the commands.
 from maildesk import cli_agents  # noqa: E402, F401
+
+from maildesk import cli_privacy, cli_service  # noqa: E402, F401  # isort: skip

@@ -77,6 +77,31 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8026
+    public_base_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the listener, ending in '/'.
+
+        >>> HttpConfig(host="::1").base_url, HttpConfig(public_base_url="https://d.example").base_url
+        ('http://[::1]:8026/', 'https://d.example/')
+        """
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/") + "/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    retention_days: int = 365
+
+
+@dataclass(frozen=True)
 class QueueConfig:
     name: str
     addresses: tuple[str, ...]
@@ -182,6 +207,8 @@ class Config:
     routes: tuple[RouteConfig, ...] = ()
     categories: tuple[CategoryConfig, ...] = ()
     agent_auth: AgentAuthConfig = field(default_factory=AgentAuthConfig)
+    http: HttpConfig = HttpConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)
@@ -331,6 +358,13 @@ class _Checker:
             scalars["calendar"],
         )
         self._check_general(general)
+        if scalars["http"]["public_base_url"] and not re.match(
+            r"^https?://[^/\s]+(/\S*)?$", scalars["http"]["public_base_url"]
+        ):
+            self.problem(
+                "http.public_base_url",
+                f"expected an http:// or https:// URL, got {scalars['http']['public_base_url']!r}",
+            )
         holidays = self._holidays(cal["holidays"])
         for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
             if not _HOURS.match(cal[day]):
@@ -414,6 +448,8 @@ class _Checker:
                 )
                 for a in imap
             ),
+            http=HttpConfig(**scalars["http"]),
+            privacy=PrivacyConfig(**scalars["privacy"]),
         )
 
     def _check_general(self, general: dict[str, Any]) -> None:

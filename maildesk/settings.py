@@ -422,6 +422,39 @@ SECTIONS: Final[tuple[Section, ...]] = (
         ),
         array=True,
     ),
+    Section(
+        "http",
+        "HTTP listener inside the daemon: GET /healthz (readiness and the state of each part)"
+        " and GET /metrics (Prometheus text format). Keep it on loopback, or behind a reverse"
+        " proxy that serves public_base_url.",
+        (
+            Setting("enabled", True, "Start the HTTP listener."),
+            Setting("host", "127.0.0.1", "Address to bind."),
+            Setting("port", 8026, "Port to bind.", minimum=1, maximum=65535),
+            Setting(
+                "public_base_url",
+                "",
+                "Address under which people reach this listener (e.g. https://desk.example.edu/"
+                " through a reverse proxy), used for links in mail; empty: http://HOST:PORT/.",
+            ),
+        ),
+    ),
+    Section(
+        "privacy",
+        "Personal-data duties: how long records are kept. See also maildesk purge, export"
+        " and erase.",
+        (
+            Setting(
+                "retention_days",
+                365,
+                "Closed and cancelled tickets are purged this many days after they closed, with"
+                " their messages, raw mail and attachments; so are quarantined mail and mail"
+                " that joined no ticket, counted from its arrival. Checked daily by the daemon.",
+                minimum=1,
+                maximum=36500,
+            ),
+        ),
+    ),
 )
 
 

@@ -198,6 +198,7 @@ class Account:
         self._uidplus = False
         self._validity = 0
         self._last_uid = 0
+        self.logins = 0  # sessions opened since start; each after the first is a reconnect
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(
@@ -233,6 +234,12 @@ class Account:
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def state(self) -> str:
+        """connecting, connected, unreachable, refused, crashed or store-failing."""
+        state = self._state.partition(":")[0]
+        return {"": "connecting", "ready": "connected", "store": "store-failing"}.get(state, state)
+
     def _enter(self, state: str, level: int, message: str) -> None:
         if state != self._state:
             self._state = state
@@ -259,6 +266,7 @@ class Account:
         self._uidplus = b"UIDPLUS" in capabilities
         idle = config.idle and b"IDLE" in capabilities
         self._resume(int(selected[b"UIDVALIDITY"]))
+        self.logins += 1
         mode = "IDLE" if idle else f"checking every {config.poll_seconds} s"
         if config.idle and not idle:
             mode += " (the server offers no IDLE)"

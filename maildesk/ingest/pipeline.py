@@ -18,7 +18,13 @@ from maildesk.agentmail import AgentCheck, AgentDesk
 from maildesk.clock import Clock
 from maildesk.config import Config, QueueConfig, address_matches, queue_for
 from maildesk.errors import MalformedMail
-from maildesk.mail.classify import Classification, MailKind, bounced_message_ids, classify
+from maildesk.mail.classify import (
+    Classification,
+    MailKind,
+    bounced_message_ids,
+    bounced_recipients,
+    classify,
+)
 from maildesk.mail.parse import parse
 from maildesk.mail.parsed import Address, Attachment, ParsedMail
 from maildesk.mail.thread import (
@@ -143,7 +149,7 @@ class Pipeline:
                 raw, mail, sender, envelope, key, kind, queue, queue_address, decision, agent, now
             )
             if bounced:
-                self._record_bounce(bounced, kind, now)
+                self._record_bounce(raw, mail, bounced, kind, now)
         log.info(
             "stored ticket=%s action=%s kind=%s message-id=<%s>%s",
             outcome.ref or "-",
@@ -292,10 +298,27 @@ class Pipeline:
         sent = self.store.automatic_sent_since(address, now - timedelta(hours=1))
         return sent >= self.config.limits.auto_replies_per_hour
 
-    def _record_bounce(self, bounced: Sequence[str], kind: Classification, now: datetime) -> None:
+    def _record_bounce(
+        self,
+        raw: bytes,
+        mail: ParsedMail,
+        bounced: Sequence[str],
+        kind: Classification,
+        now: datetime,
+    ) -> None:
+        failed = ", ".join(bounced_recipients(raw)) or "?"
         for row_id, ticket in self.store.bounce_outbox(bounced, kind.reason):
-            self.store.add_event(ticket, "bounced", f"outbox row {row_id}: {kind.reason}", now)
+            self.store.add_event(ticket, "bounced", f"outbox row {row_id} to {failed}", now)
             log.warning("outgoing mail bounced: outbox row %d ticket=%s", row_id, ticket)
+            if ticket is not None:  # the agents must know the requester did not get it
+                self.desk.actions.notify(
+                    self.desk.actions.ticket(ticket),
+                    event="bounced",
+                    sender=Address(failed),
+                    text=mail.text[:4000],
+                    attachments=(),
+                    now=now,
+                )
 
     def _tell_attachments_refused(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,6 +33,21 @@ class Handler:
         self.serves = serves
         self.protocol = protocol
         self.accepting = True
+        self.sessions: weakref.WeakSet[Any] = weakref.WeakSet()  # live connections
+
+    def in_transaction(self) -> int:
+        """Open connections between MAIL FROM and our answer to their DATA."""
+        return sum(
+            1
+            for s in list(self.sessions)
+            if s.transport is not None and s.envelope.mail_from is not None
+        )
+
+    def close_connections(self) -> None:
+        """Close every connection; what we already answered is still flushed to the peer."""
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.close()
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -89,7 +105,14 @@ def _printable(value: object) -> str:
 
 
 class _LoggingSize:
-    """Log the refusals aiosmtpd makes itself (size limits) as one clear line each."""
+    """Log the refusals aiosmtpd makes itself (size limits) as one clear line each, and
+    let the handler see its connections (a shutdown waits for their transactions)."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        handler = getattr(self, "event_handler", None)
+        if isinstance(handler, Handler):
+            handler.sessions.add(self)
 
     async def push(self, status: str) -> None:
         if status.startswith("552"):

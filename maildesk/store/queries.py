@@ -130,3 +130,37 @@ def list_outbox(
         [*args, limit],
     )
     return [{**dict(r), "rcpt_to": json.loads(r["rcpt_to"])} for r in rows]
+
+
+def ticket_counts(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """Tickets by (queue, state)."""
+    return {
+        (row[0], row[1]): int(row[2])
+        for row in conn.execute("SELECT queue, state, count(*) FROM tickets GROUP BY queue, state")
+    }
+
+
+def outbox_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Outbox rows by state (pending, sent, failed, bounced)."""
+    return {
+        row[0]: int(row[1]) for row in conn.execute("SELECT state, count(*) FROM outbox GROUP BY 1")
+    }
+
+
+# Columns that, where a later schema has one, mark a ticket as escalated.
+_ESCALATION_COLUMNS = ("escalation_level", "escalated_at")
+
+
+def escalated_counts(conn: sqlite3.Connection) -> dict[str, int] | None:
+    """Escalated tickets by queue; None while the schema records no escalations."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(tickets)")}
+    column = next((c for c in _ESCALATION_COLUMNS if c in columns), None)
+    if column is None:
+        return None
+    return {
+        row[0]: int(row[1])
+        for row in conn.execute(
+            f"SELECT queue, count(*) FROM tickets WHERE coalesce({column}, 0) != 0"  # noqa: S608 - a fixed name
+            " GROUP BY queue"
+        )
+    }

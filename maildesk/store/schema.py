@@ -178,6 +178,25 @@ def _agent_fields(db: Database) -> None:
     )
 
 
+@migrations(name="0006_reference_indexes")
+def _reference_indexes(db: Database) -> None:
+    # The retention purge and erasure (store/privacy.py) delete a ticket's outbox rows and
+    # free a blob once nothing points at it; without these, each is a full scan.
+    db.executescript(
+        """
+        CREATE INDEX messages_raw ON messages(raw_sha256);
+        CREATE INDEX attachments_blob ON attachments(sha256);
+        CREATE INDEX outbox_ticket ON outbox(ticket);
+        CREATE INDEX outbox_message ON outbox(message);
+        CREATE INDEX tickets_linked ON tickets(linked_to);
+        """
+    )
+    # Deleting a ticket makes SQLite look for tickets merged into it: without an index,
+    # a scan of all tickets for each one (13 s instead of 36 ms for 200 of 200,000).
+    if "merged_into" in db["tickets"].columns_dict:
+        db.execute("CREATE INDEX IF NOT EXISTS tickets_merged ON tickets(merged_into)")
+
+
 def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

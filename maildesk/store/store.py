@@ -362,9 +362,12 @@ class Store:
         return found
 
     def due_outbox(self, now: datetime, limit: int = 50) -> list[sqlite3.Row]:
+        """Pending rows due by ``now``, each with its ticket's queue (for log lines)."""
         return self.conn.execute(
-            "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
-            " ORDER BY next_attempt_at, id LIMIT ?",
+            "SELECT o.*, t.queue AS ticket_queue FROM outbox o"
+            " LEFT JOIN tickets t ON t.number = o.ticket"
+            " WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
+            " ORDER BY o.next_attempt_at, o.id LIMIT ?",
             (iso(now), limit),
         ).fetchall()
 

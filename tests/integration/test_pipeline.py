@@ -360,8 +360,15 @@ def test_a_bounce_of_our_acknowledgement_marks_the_outbox_row_and_joins_the_tick
     kinds = [
         r[0] for r in store.conn.execute("SELECT kind FROM events WHERE ticket = 1 ORDER BY id")
     ]
-    assert kinds == ["open", "notified", "append", "bounced"]
+    assert kinds[:4] == ["open", "notified", "append", "bounced"]
     assert store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+    # The agent hears of it: the requester never got our mail.
+    last = store.conn.execute("SELECT * FROM outbox ORDER BY id DESC LIMIT 1").fetchone()
+    assert (last["kind"], last["rcpt_to"]) == ("notify", '["berta@uni.example"]')
+    told = email.message_from_bytes(last["raw"], policy=email.policy.default)
+    text = told.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "fue devuelto" in text
+    assert "ana@nowhere.example" in text
 
 
 def test_the_loop_guard_counts_automatic_mail_per_address(

@@ -15,6 +15,15 @@ from pathlib import Path
 from typing import Any
 
 
+def environment() -> dict[str, str]:
+    """The test's environment without maildesk's variables nor systemd's: a daemon under
+    test never talks to the systemd that may be running the tests."""
+    systemd = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("MAILDESK_") and k not in systemd
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -44,19 +53,24 @@ class Maildesk:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.http_port = free_port()
         self.config = folder / "config.toml"
         default_queues = (
             '[[queues]]\nname = "info"\naddresses = ["info@*"]\ntag = "INFO"\n\n'
             '[[queues]]\nname = "crm"\naddresses = ["crm@uni.example"]\ntag = "CRM"\n'
             'language = "en"\n'
         )
+        # The HTTP listener gets a free port too, unless the test configures it.
+        http = "" if "[http]" in extra_config else f"[http]\nport = {self.http_port}\n\n"
         self.config.write_text(
             f'[maildesk]\norganization = "Universidad de Prueba"\n\n'
+            f"{http}"
             f"[listener]\nport = {self.port}\nmax_message_bytes = 200000\n\n"
             f"{extra_config}\n{queues if queues is not None else default_queues}",
             encoding="utf-8",
         )
         self.log_path = folder / "daemon.log"
+        self.env: dict[str, str] = {}  # added to the daemon's environment
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -65,7 +79,7 @@ class Maildesk:
 
     def start(self) -> None:
         log = self.log_path.open("ab")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILDESK_")}
+        env = {**environment(), **self.env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "maildesk", "--config", str(self.config), "run"],
             cwd=self.folder,

@@ -1,0 +1,88 @@
+"""``maildesk purge``, ``export`` and ``erase``: the personal-data duties on the command line.
+
+They work on the database while the daemon runs: SQLite serialises writers, and each
+purge batch is a short transaction of its own.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from maildesk.cli import _Context, _errors, _readonly, _tags, cli
+from maildesk.clock import SystemClock
+from maildesk.errors import MaildeskError
+from maildesk.store import privacy
+from maildesk.store.store import Store
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+@click.pass_obj
+def purge(obj: _Context, dry_run: bool) -> None:
+    """Purge closed tickets older than [privacy] retention_days, with their messages, raw
+    mail and attachments; and quarantined mail and mail that joined no ticket as old.
+
+    The daemon does the same daily.
+    """
+    with _errors():
+        config = obj.config()
+        days = config.privacy.retention_days
+        cutoff = SystemClock().now() - timedelta(days=days)
+        store = _store(config.database)
+        try:
+            removed = privacy.purge(store, cutoff, dry_run=dry_run)
+        finally:
+            store.close()
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{verb} {removed} (closed or received more than {days} days ago)")
+
+
+@cli.command()
+@click.option("--requester", required=True, metavar="ADDRESS", help="The person's address.")
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def export(obj: _Context, requester: str, outdir: Path) -> None:
+    """Write everything held about a person into OUTDIR: requester.json and each of their
+    messages as an .eml file (a subject access request)."""
+    with _errors():
+        config = obj.config()
+        if outdir.exists() and any(outdir.iterdir()):
+            raise MaildeskError(f"{outdir} is not empty")
+        with _readonly(config) as conn:
+            found = privacy.export(conn, _tags(config), requester, outdir)
+        click.echo(
+            f"wrote {found['tickets']} ticket(s), {found['messages']} message(s)"
+            f" ({found['files']} .eml file(s)) about {requester.strip().lower()} to {outdir}"
+        )
+
+
+@cli.command()
+@click.option("--requester", required=True, metavar="ADDRESS", help="The person's address.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def erase(obj: _Context, requester: str, yes: bool) -> None:
+    """Erase everything about a person: their tickets keep only number, queue, state and
+    dates; their messages, attachments and address go. The store records that an
+    erasure happened, not whose."""
+    with _errors():
+        config = obj.config()
+        address = requester.strip().lower()
+        if "@" not in address:
+            raise MaildeskError(f"not an address: {requester!r}")
+        if not yes:
+            click.confirm(f"Erase everything about {address}? This cannot be undone", abort=True)
+        store = _store(config.database)
+        try:
+            removed = privacy.erase(store, address, SystemClock().now())
+        finally:
+            store.close()
+        click.echo(f"erased {address}: {removed}")
+
+
+def _store(path: Path) -> Store:
+    if not path.exists():
+        raise MaildeskError(f"no database at {path} (has maildesk run yet?)")
+    return Store(path)

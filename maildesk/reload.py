@@ -1,0 +1,57 @@
+"""SIGHUP: read the configuration and templates again; switch only if they are sound.
+
+What the running daemon has bound or opened (the listener, the HTTP listener, the
+database, the IMAP connections, the signing secret) keeps its old settings until a
+restart; everything else (queues, agents, texts, calendar, limits, the relay, log level,
+retention) takes effect for the next message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from maildesk.config import Config, load
+from maildesk.errors import ConfigError
+from maildesk.templates import PACKAGED, Templates
+
+# Settings the running daemon holds open, with their names in config.toml; a change
+# waits for the next restart.
+RESTART_ONLY = {
+    "database": "maildesk.database",
+    "secret_file": "maildesk.secret_file",
+    "secret_env": "maildesk.secret_env",
+    "listener": "[listener]",
+    "http": "[http]",
+    "imap": "[[imap]]",
+}
+
+
+def _template_names(templates_dir: Path | None, language: str) -> list[str]:
+    """Every template of ``language``, packaged or the site's: each must compile."""
+    folders = [PACKAGED / language] + ([templates_dir / language] if templates_dir else [])
+    return sorted({path.name for folder in folders for path in folder.glob("*.j2")})
+
+
+def prepare(old: Config) -> tuple[Config, Templates, list[str]]:
+    """The configuration to switch to, its templates, and the changed settings that wait
+    for a restart. Raises ConfigError listing every problem; the old one then stays."""
+    new = load(old.path, cwd=old.base_dir)
+    later = [
+        label for name, label in RESTART_ONLY.items() if getattr(new, name) != getattr(old, name)
+    ]
+    new = replace(new, **{name: getattr(old, name) for name in RESTART_ONLY})
+    queues = {q.name for q in new.queues}
+    problems = [
+        f"key 'queues': queue {account.queue!r} of IMAP account '{account.name}' is gone;"
+        " the account collects for it until a restart"
+        for account in new.imap
+        if account.queue not in queues
+    ]
+    templates = Templates(new.templates_dir, new.language)
+    for language in dict.fromkeys([new.language, *(q.language for q in new.queues)]):
+        names = _template_names(new.templates_dir, language)
+        problems += templates.check(names, [language])
+    if problems:
+        raise ConfigError(problems)
+    return new, templates, later

@@ -1,0 +1,148 @@
+"""The outbox sender: delivers due outbox rows, one at a time, with retries and backoff.
+
+Each delivery runs on a short-lived daemon thread of its own (smtplib blocks). Unlike
+the event loop's default executor, such a thread never holds up the process's exit, so
+a relay that hangs cannot make a shutdown overrun its bound; the row then stays pending
+and is sent at the next start (at-least-once, as after a crash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from maildesk.errors import PermanentError, TransientError
+from maildesk.health import RelayState
+from maildesk.outbox import next_attempt, recipients
+from maildesk.store.store import from_iso, iso
+
+if TYPE_CHECKING:
+    from maildesk.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_IDLE_POLL = 5.0  # seconds between outbox scans when nothing wakes the sender
+
+
+class Sender:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.relay = RelayState()  # read by /healthz: replaced whole, never changed in place
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        """Deliver what is due until ``stop``; ``wake`` says new rows were written."""
+        daemon = self.daemon
+        while not stop.is_set():
+            try:
+                await self.deliver_due(stop=stop)
+            except Exception:  # the sender must outlive any one bad row or database hiccup
+                log.exception("outbox pass failed; will retry")
+            wait = _IDLE_POLL
+            upcoming = await daemon.db(daemon.store.next_outbox_at)
+            if upcoming is not None:
+                wait = max(0.0, min(wait, (upcoming - daemon.clock.now()).total_seconds()))
+            wake.clear()
+            if stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=wait)
+
+    async def deliver_due(
+        self, deadline: float | None = None, stop: asyncio.Event | None = None
+    ) -> None:
+        """Deliver due rows until none is left, ``stop`` is set (the row in hand is
+        finished), or the monotonic ``deadline`` passes."""
+        daemon = self.daemon
+        while True:
+            rows = await daemon.db(daemon.store.due_outbox, daemon.clock.now())
+            if not rows:
+                return
+            for row in rows:
+                if (stop is not None and stop.is_set()) or (
+                    deadline is not None and time.monotonic() >= deadline
+                ):
+                    return
+                await self._deliver(row, deadline)
+
+    def _ref(self, row: sqlite3.Row) -> str:
+        if row["ticket"] is None:
+            return "-"
+        queue = row["ticket_queue"] or ""
+        tag = next((q.tag for q in self.daemon.config.queues if q.name == queue), queue.upper())
+        return f"{tag}#{row['ticket']}"
+
+    async def _deliver(self, row: sqlite3.Row, deadline: float | None) -> None:
+        daemon = self.daemon
+        row_id, rcpt = row["id"], recipients(row["rcpt_to"])
+        what = f"ticket={self._ref(row)} message-id=<{row['message_id']}> outbox row {row_id}"
+        sending = _in_thread(daemon.transport.send, row_id, row["mail_from"], rcpt, row["raw"])
+        if deadline is not None:
+            done, _ = await asyncio.wait({sending}, timeout=max(0.0, deadline - time.monotonic()))
+            if not done:
+                log.warning("%s: still being sent at the stop deadline; sent again at start", what)
+                return
+        try:
+            await sending
+        except PermanentError as exc:
+            log.error("%s failed permanently: %s", what, exc)
+            self._relay("ok", str(exc))  # the relay answered; it refused this message
+            daemon.metrics.delivery("failed")
+            await daemon.db(daemon.store.outbox_failed, row_id, str(exc))
+        except TransientError as exc:
+            now = daemon.clock.now()
+            outgoing = daemon.config.outgoing
+            self._relay("failing", str(exc))
+            if now - from_iso(row["created_at"]) > timedelta(hours=outgoing.max_age_hours):
+                log.error("%s given up after %d attempts: %s", what, row["attempts"] + 1, exc)
+                daemon.metrics.delivery("failed")
+                await daemon.db(daemon.store.outbox_failed, row_id, f"expired: {exc}")
+            else:
+                retry = next_attempt(now, row["attempts"] + 1, outgoing.retry_seconds)
+                log.warning("%s delayed: %s; next attempt %s", what, exc, retry.isoformat())
+                daemon.metrics.delivery("retry")
+                await daemon.db(daemon.store.outbox_retry, row_id, str(exc), retry)
+        else:
+            await daemon.db(daemon.store.outbox_sent, row_id, daemon.clock.now())
+            self._relay("ok", "")
+            daemon.metrics.delivery("sent")
+            log.info("sent %s to %s", what, ", ".join(rcpt))
+
+    def _relay(self, state: str, error: str) -> None:
+        if state != self.relay.state:
+            self.relay = RelayState(state, error, iso(self.daemon.clock.now()))
+        elif error != self.relay.last_error:
+            self.relay = RelayState(state, error, self.relay.since)
+
+
+def _in_thread(func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """``func(*args)`` on a daemon thread of its own; the future holds its result."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # given up on (the loop is stopping)
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def body() -> None:
+        result, error = None, None
+        try:
+            result = func(*args)
+        except BaseException as exc:  # handed to the awaiting task, which sorts it out
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=body, name="maildesk-send", daemon=True).start()
+    return future

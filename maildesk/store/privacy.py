@@ -1,0 +1,397 @@
+"""Personal-data duties over the store: retention purge, export and erasure of a requester.
+
+Rows that point at a ticket or a message are found from the schema's foreign keys, so a
+table added later (surveys, assignments …) is purged with its ticket instead of making
+the delete fail. Raw mail and attachments are blobs shared by content hash; a blob goes
+once nothing points at it. Deleted pages are overwritten (``secure_delete``), so erased
+text does not linger in the database file's free pages.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from maildesk.store import queries
+from maildesk.store.store import Store, iso
+
+ERASED = "erased"  # what an erased address becomes where a row must keep one
+_CHUNK = 500  # ids per IN (…) list: far below SQLite's limit on variables
+BATCH = 100  # tickets per purge transaction: about 0.2 s of the writer's time
+
+
+@dataclass
+class Removed:
+    """What a purge or an erasure removed (or, in a dry run, would remove)."""
+
+    tickets: int = 0
+    messages: int = 0
+    attachments: int = 0
+    quarantined: int = 0
+    outbox: int = 0
+    blobs: int = 0
+    blob_bytes: int = 0
+
+    def add(self, other: Removed) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def __str__(self) -> str:
+        """
+        >>> str(Removed(tickets=2, messages=5, blobs=3, blob_bytes=2048))  # doctest: +ELLIPSIS
+        '2 ticket(s), 5 message(s), 0 attachment(s), ... 3 blob(s), 2.0 KiB'
+        """
+        return (
+            f"{self.tickets} ticket(s), {self.messages} message(s), {self.attachments}"
+            f" attachment(s), {self.quarantined} quarantined, {self.outbox} outbox row(s);"
+            f" {self.blobs} blob(s), {self.blob_bytes / 1024:.1f} KiB"
+        )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _foreign_keys(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str, str]]]:
+    """For each table, (child table, column, parent column) of the keys pointing at it."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for (table,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall():
+        for key in conn.execute(f"PRAGMA foreign_key_list({table})").fetchall():
+            found.setdefault(key[2], []).append((table, key[3], key[4] or "rowid"))
+    return found
+
+
+class _DryRun(Exception):
+    """Raised to roll back a dry run: the counts are exact, the changes never committed."""
+
+
+class _Remover:
+    """Deletes rows and what points at them; counts what went; collects freed blobs."""
+
+    _COUNTED: ClassVar[dict[str, str]] = {
+        "tickets": "tickets",
+        "messages": "messages",
+        "attachments": "attachments",
+        "quarantine": "quarantined",
+        "outbox": "outbox",
+    }
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.removed = Removed()
+        self.keys = _foreign_keys(conn)
+        self._blobs: set[str] = set()
+
+    def ids(self, sql: str, *args: Any) -> list[Any]:
+        return [row[0] for row in self.conn.execute(sql, args)]
+
+    def delete(self, table: str, column: str, values: Sequence[Any]) -> None:
+        """Delete rows of ``table`` whose ``column`` is in ``values``, children first.
+
+        A table pointing at itself (a ticket linked to another) loses the link instead.
+        """
+        if not values:
+            return
+        for child, child_col, parent_col in self.keys.get(table, []):
+            keys = self._select(table, parent_col, column, values)
+            if child == table:
+                self._update(child, f"{child_col} = NULL", child_col, keys)
+            else:
+                self.delete(child, child_col, keys)
+        for blob_table, blob_col, _ in self.keys.get("blobs", []):
+            if blob_table == table:
+                self._blobs.update(v for v in self._select(table, blob_col, column, values) if v)
+        count = 0
+        for part in _chunks(values):
+            count += self.conn.execute(
+                f"DELETE FROM {table} WHERE {column} IN ({_marks(part)})",  # noqa: S608 - schema names
+                list(part),
+            ).rowcount
+        if table in self._COUNTED:
+            name = self._COUNTED[table]
+            setattr(self.removed, name, getattr(self.removed, name) + count)
+
+    def _select(self, table: str, wanted: str, column: str, values: Sequence[Any]) -> list[Any]:
+        found: list[Any] = []
+        for part in _chunks(values):
+            found += self.ids(
+                f"SELECT DISTINCT {wanted} FROM {table} WHERE {column} IN ({_marks(part)})",  # noqa: S608
+                *part,
+            )
+        return found
+
+    def _update(self, table: str, assignment: str, column: str, values: Sequence[Any]) -> None:
+        for part in _chunks(values):
+            self.conn.execute(
+                f"UPDATE {table} SET {assignment} WHERE {column} IN ({_marks(part)})",  # noqa: S608
+                list(part),
+            )
+
+    def free_blobs(self) -> None:
+        """Delete the blobs freed so far that nothing points at any more."""
+        refs = self.keys.get("blobs", [])
+        for digest in sorted(self._blobs):
+            if any(
+                self.conn.execute(
+                    f"SELECT 1 FROM {table} WHERE {column} = ? LIMIT 1",  # noqa: S608
+                    (digest,),
+                ).fetchone()
+                for table, column, _ in refs
+            ):
+                continue
+            row = self.conn.execute(
+                "DELETE FROM blobs WHERE sha256 = ? RETURNING size", (digest,)
+            ).fetchone()
+            if row is not None:
+                self.removed.blobs += 1
+                self.removed.blob_bytes += int(row[0])
+        self._blobs.clear()
+
+
+def purge_batch(
+    store: Store, cutoff: datetime, *, dry_run: bool = False, limit: int = BATCH
+) -> Removed:
+    """Purge up to ``limit`` tickets (-1: all) closed before ``cutoff`` with everything they
+    hold; in the last batch (fewer tickets than ``limit``), also quarantined mail, mail
+    that joined no ticket and its outbox rows from before ``cutoff``.
+
+    One transaction per call, so the daemon's writer serves mail between batches; call
+    again until a batch removes fewer than ``limit`` tickets. A dry run does the same work
+    and rolls it back.
+    """
+    store.conn.execute("PRAGMA secure_delete = ON")
+    remover = _Remover(store.conn)
+    when = iso(cutoff)
+    try:
+        with store.transaction():
+            tickets = remover.ids(
+                "SELECT number FROM tickets WHERE state IN ('closed', 'cancelled')"
+                " AND coalesce(closed_at, updated_at) < ? ORDER BY number LIMIT ?",
+                when,
+                limit,
+            )
+            remover.delete("tickets", "number", tickets)
+            if 0 <= limit <= len(tickets):  # more tickets to come: the rest in the last batch
+                remover.free_blobs()
+                if dry_run:
+                    raise _DryRun
+                return remover.removed
+            remover.delete(
+                "messages",
+                "id",
+                remover.ids(
+                    "SELECT id FROM messages WHERE ticket IS NULL AND received_at < ?", when
+                ),
+            )
+            remover.delete(
+                "quarantine",
+                "id",
+                remover.ids("SELECT id FROM quarantine WHERE received_at < ?", when),
+            )
+            remover.delete(
+                "outbox",
+                "id",
+                remover.ids(
+                    "SELECT id FROM outbox WHERE ticket IS NULL AND state != 'pending'"
+                    " AND created_at < ?",
+                    when,
+                ),
+            )
+            # Events of no ticket (bounces of unknown mail …); erasure records stay.
+            store.conn.execute(
+                "DELETE FROM events WHERE ticket IS NULL AND kind != 'erasure' AND at < ?",
+                (when,),
+            )
+            remover.free_blobs()
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return remover.removed
+
+
+def purge(store: Store, cutoff: datetime, *, dry_run: bool = False) -> Removed:
+    """Everything ``purge_batch`` removes, batch after batch (for the command line)."""
+    if dry_run:
+        return purge_batch(store, cutoff, dry_run=True, limit=-1)
+    total = Removed()
+    while True:
+        removed = purge_batch(store, cutoff)
+        total.add(removed)
+        if removed.tickets < BATCH:
+            return total
+
+
+def _mentions(column: str) -> str:
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE lower(value) = ?)"  # noqa: S608
+
+
+def export(
+    conn: sqlite3.Connection, tags: dict[str, str], address: str, folder: Path
+) -> dict[str, int]:
+    """Write everything held about ``address`` into ``folder``: ``requester.json`` and each
+    message as ``messages/<id>.eml`` (quarantined mail as ``quarantine/<id>.eml``).
+
+    That is its tickets with all their messages and events, the messages it wrote to,
+    received from or was copied on in other tickets, and its quarantined mail.
+    """
+    address = address.strip().lower()
+    numbers = [
+        row[0]
+        for row in conn.execute(
+            "SELECT number FROM tickets WHERE lower(requester) = ? ORDER BY number", (address,)
+        )
+    ]
+    tickets = [t for t in (queries.ticket_detail(conn, tags, n) for n in numbers) if t]
+    others = [
+        {**dict(row), "to_addrs": json.loads(row[7]), "cc_addrs": json.loads(row[8])}
+        for row in conn.execute(
+            "SELECT id, ticket, direction, kind, message_id, from_addr, from_name, to_addrs,"  # noqa: S608
+            " cc_addrs, subject, body, sent_at, received_at FROM messages"
+            f" WHERE (lower(from_addr) = ? OR {_mentions('to_addrs')} OR {_mentions('cc_addrs')})"
+            " AND (ticket IS NULL OR ticket NOT IN"
+            "  (SELECT number FROM tickets WHERE lower(requester) = ?))"
+            " ORDER BY id",
+            (address, address, address, address),
+        )
+    ]
+    held = [
+        dict(row)
+        for row in conn.execute(
+            "SELECT id, received_at, source, reason, envelope_from, size FROM quarantine"
+            " WHERE lower(envelope_from) = ? ORDER BY id",
+            (address,),
+        )
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    files = 0
+    for message in [m for t in tickets for m in t["messages"]] + others:
+        raw = _raw_message(conn, message["id"])
+        if raw is not None:
+            message["eml"] = _write(folder, "messages", message["id"], raw)
+            files += 1
+    for item in held:
+        item["eml"] = _write(folder, "quarantine", item["id"], _raw_quarantined(conn, item["id"]))
+        files += 1
+    document = {
+        "requester": address,
+        "tickets": tickets,
+        "messages_in_other_tickets": others,
+        "quarantined": held,
+    }
+    (folder / "requester.json").write_text(
+        json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return {
+        "tickets": len(tickets),
+        "messages": sum(len(t["messages"]) for t in tickets) + len(others),
+        "files": files,
+    }
+
+
+def _write(folder: Path, kind: str, number: int, raw: bytes) -> str:
+    path = folder / kind / f"{number:08d}.eml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(raw)
+    return f"{kind}/{path.name}"
+
+
+def _raw_message(conn: sqlite3.Connection, message: int) -> bytes | None:
+    """The message as it was received, or, for ours, as it was sent."""
+    row = conn.execute(
+        "SELECT b.data FROM messages m JOIN blobs b ON b.sha256 = m.raw_sha256 WHERE m.id = ?",
+        (message,),
+    ).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT raw FROM outbox WHERE message = ? ORDER BY id LIMIT 1", (message,)
+        ).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def _raw_quarantined(conn: sqlite3.Connection, item: int) -> bytes:
+    return queries.quarantined_raw(conn, item) or b""
+
+
+def erase(store: Store, address: str, now: datetime) -> Removed:
+    """Remove everything about ``address``; record that an erasure happened, not whose.
+
+    Tickets it requested stay as empty shells (number, queue, state, dates) so that
+    counts and indicators hold; their subject, requester, messages, attachments, raw
+    mail, participants, outbox rows and event details go, and so does anything else
+    that points at them. Elsewhere its messages go and its address is taken out of
+    participants, recipients, the outbox and quarantine. ``tickets`` in the result
+    counts the shells.
+    """
+    address = address.strip().lower()
+    store.conn.execute("PRAGMA secure_delete = ON")
+    remover = _Remover(store.conn)
+    with store.transaction():
+        tickets = remover.ids("SELECT number FROM tickets WHERE lower(requester) = ?", address)
+        for part in _chunks(tickets):
+            marks = _marks(part)
+            for child, column, _ in remover.keys.get("tickets", []):
+                if child == "events":  # the history stays, without Message-IDs and names
+                    remover._update("events", "detail = ''", column, part)
+                elif child != "tickets":
+                    found = remover.ids(
+                        f"SELECT {column} FROM {child} WHERE {column} IN ({marks})",  # noqa: S608
+                        *part,
+                    )
+                    remover.delete(child, column, found)
+            remover._update(
+                "tickets",
+                f"requester = '{ERASED}', requester_name = '', subject = '', claimed_tag = NULL",
+                "number",
+                part,
+            )
+        remover.removed.tickets = len(tickets)
+        remover.delete(
+            "messages",
+            "id",
+            remover.ids("SELECT id FROM messages WHERE lower(from_addr) = ?", address),
+        )
+        for column in ("to_addrs", "cc_addrs"):
+            rows = store.conn.execute(
+                f"SELECT id, {column} FROM messages WHERE {_mentions(column)}",  # noqa: S608
+                (address,),
+            ).fetchall()
+            for row_id, value in rows:
+                kept = [ERASED if a.lower() == address else a for a in json.loads(value)]
+                store.conn.execute(
+                    f"UPDATE messages SET {column} = ? WHERE id = ?",  # noqa: S608
+                    (json.dumps(kept), row_id),
+                )
+        store.conn.execute("DELETE FROM participants WHERE lower(address) = ?", (address,))
+        remover.delete(
+            "outbox",
+            "id",
+            remover.ids(
+                f"SELECT id FROM outbox WHERE lower(recipient) = ? OR {_mentions('rcpt_to')}",  # noqa: S608
+                address,
+                address,
+            ),
+        )
+        remover.delete(
+            "quarantine",
+            "id",
+            remover.ids("SELECT id FROM quarantine WHERE lower(envelope_from) = ?", address),
+        )
+        remover.free_blobs()
+        store.add_event(None, "erasure", f"a requester's data was erased: {remover.removed}", now)
+    # Copy the overwritten pages into the database file now, so the erased text does not
+    # wait there for the next automatic checkpoint.
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return remover.removed
