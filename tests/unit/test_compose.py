@@ -54,3 +54,40 @@ def test_an_unknown_attachment_type_is_sent_as_octet_stream() -> None:
         )
     )
     assert b"Content-Type: application/octet-stream" in raw
+
+
+def test_line_breaks_in_names_and_subjects_never_make_headers() -> None:
+    raw = compose(
+        Outgoing(
+            message_id="x@uni.example",
+            from_addr=Address("info@uni.example", "Mesa"),
+            to=[Address("ana@example.com", "Ana\r\nBcc: victim@evil.example")],
+            subject="Hola\r\nBcc: victim@evil.example",
+            body="b",
+            date=datetime(2026, 11, 20, 12, tzinfo=UTC),
+            language="es",
+        )
+    )
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert not [line for line in head if line.lower().startswith(b"bcc")]
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert [a.addr_spec for a in message["To"].addresses] == ["ana@example.com"]
+
+
+def test_our_tag_stays_readable_in_the_raw_subject() -> None:
+    raw = compose(
+        Outgoing(
+            message_id="x@uni.example",
+            from_addr=Address("info@uni.example"),
+            to=[Address("ana@example.com")],
+            subject="[INFO#42] Matrícula 2027",
+            body="b",
+            date=datetime(2026, 11, 20, 12, tzinfo=UTC),
+            language="es",
+            attachments=[Attachment("año académico.pdf", "application/pdf", b"x")],
+        )
+    )
+    assert b"\r\nSubject: [INFO#42] =?utf-8?" in raw
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == "[INFO#42] Matrícula 2027"
+    assert [p.get_filename() for p in message.iter_attachments()] == ["año académico.pdf"]
