@@ -11,7 +11,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from maildesk.model import State
 from maildesk.store import privacy
 from maildesk.store.store import Store
 from maildesk.templates import Templates
+from tests.support.daemon import mail
 
 SECRET = b"privacy-test-secret-0123456789"
 SHARED = b"%PDF-1.4 the same certificate form, sent by two people\n" * 20
@@ -33,27 +33,14 @@ NOW = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)
 
 
 def message(
-    sender: str,
-    subject: str,
-    body: str,
-    *,
-    cc: str = "",
-    attachment: bytes | None = None,
-    message_id: str = "",
+    sender: str, subject: str, body: str, *, cc: str | None = None, attachment: bytes = b""
 ) -> bytes:
-    mail = EmailMessage()
-    mail["From"] = sender
-    mail["To"] = "info@uni.example"
-    if cc:
-        mail["Cc"] = cc
-    mail["Subject"] = subject
-    mail["Message-ID"] = message_id or f"<{subject.replace(' ', '.')}@example>"
-    mail.set_content(body)
-    if attachment is not None:
-        mail.add_attachment(
+    made = mail(sender, "info@uni.example", subject, body, cc=cc, message_id=f"<{subject}@x>")
+    if attachment:
+        made.add_attachment(
             attachment, maintype="application", subtype="pdf", filename="formulario.pdf"
         )
-    return mail.as_bytes()
+    return made.as_bytes()
 
 
 @dataclass
