@@ -358,3 +358,4 @@ def main() -> None:
 from maildesk import cli_agents  # noqa: E402, F401
 
 from maildesk import cli_privacy, cli_service  # noqa: E402, F401  # isort: skip
+from maildesk import cli_sla  # noqa: E402, F401  # isort: skip

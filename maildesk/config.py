@@ -12,15 +12,16 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from maildesk import deskconfig
+from maildesk import deskconfig, slaconfig
 from maildesk.deskconfig import AgentAuthConfig, CategoryConfig, Rota, RouteConfig
 from maildesk.errors import ConfigError
 from maildesk.settings import SECTIONS, Section, Setting, Value, section
+from maildesk.slaconfig import SlaConfig
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _TAG = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
@@ -65,8 +66,9 @@ class OutgoingConfig:
 class CalendarConfig:
     hours: Mapping[str, str] = field(default_factory=dict)
     holidays: tuple[date, ...] = ()
-    holidays_file: Path | None = None
+    holidays_file: Path | None = None  # its dates are in holidays
     first_response_hours: int = 24
+    closures: tuple[tuple[datetime, datetime], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ class Config:
     agent_auth: AgentAuthConfig = field(default_factory=AgentAuthConfig)
     http: HttpConfig = HttpConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    sla: SlaConfig = field(default_factory=SlaConfig)
 
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)
@@ -366,11 +369,25 @@ class _Checker:
                 f"expected an http:// or https:// URL, got {scalars['http']['public_base_url']!r}",
             )
         holidays = self._holidays(cal["holidays"])
+        holidays += slaconfig.holidays_file(
+            base_dir / cal["holidays_file"] if cal["holidays_file"] else None, self.problem
+        )
+        closures = slaconfig.closures(cal["closures"], general["timezone"], self.problem)
         for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
             if not _HOURS.match(cal[day]):
                 self.problem(
                     f"calendar.{day}", f"expected 'HH:MM-HH:MM[,HH:MM-HH:MM]', got {cal[day]!r}"
                 )
+        hours = {d: cal[d] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+        if all(_HOURS.match(text) for text in hours.values()):
+            slaconfig.check_calendar(general["timezone"], hours, holidays, closures, self.problem)
+        sla = slaconfig.build(
+            scalars["sla"],
+            self._array(data.get("sla_policies"), "sla_policies"),
+            self._array(data.get("escalations"), "escalations"),
+            {q["name"] for q in queues},
+            self.problem,
+        )
         if outgoing["transport"] == "smtp" and outgoing["password_file"]:
             secret = base_dir / outgoing["password_file"]
             if not secret.is_file():
@@ -409,6 +426,7 @@ class _Checker:
                 holidays=holidays,
                 holidays_file=rel(cal["holidays_file"]) if cal["holidays_file"] else None,
                 first_response_hours=cal["first_response_hours"],
+                closures=closures,
             ),
             limits=LimitsConfig(**scalars["limits"]),
             queues=tuple(
@@ -450,6 +468,7 @@ class _Checker:
             ),
             http=HttpConfig(**scalars["http"]),
             privacy=PrivacyConfig(**scalars["privacy"]),
+            sla=sla,
         )
 
     def _check_general(self, general: dict[str, Any]) -> None:

@@ -59,6 +59,20 @@ _SAMPLES: dict[str, dict[str, Value]] = {
         "poll_seconds": 60,
         "batch_size": 200,
     },
+    "sla_policies": {
+        "queue": "",
+        "priority": "",
+        "segment": "vip",
+        "first_response_hours": 8,
+        "next_response_hours": 8,
+        "resolution_hours": 0,
+    },
+    "escalations": {
+        "queue": "info",
+        "level": 1,
+        "after_hours": 0,
+        "notify": ["coordinacion@example.edu"],
+    },
 }
 
 

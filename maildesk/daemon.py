@@ -37,11 +37,13 @@ from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline, Stored
 from maildesk.ingest.smtp import Handler, serve
 from maildesk.metrics import Metrics
 from maildesk.outbox import Transport, make_transport
+from maildesk.scheduler import Scheduler
 from maildesk.sdnotify import Notifier
 from maildesk.secret import load_secret
 from maildesk.sender import Sender
 from maildesk.store import privacy
 from maildesk.store.store import Store, iso
+from maildesk.sweeps import Sweeps
 from maildesk.templates import Templates
 from maildesk.web import WebServer
 from maildesk.writer import Writer
@@ -71,6 +73,9 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
         self.sender = Sender(self)
+        self.scheduler = Scheduler(
+            self._sweeps, self.writer.submit, self.clock, config.sla.sweep_seconds
+        )
         self.web: WebServer | None = None  # other parts may add routes before run()
         # Read by the HTTP threads; each is replaced whole, never changed in place.
         self.accounts: list[Account] = []
@@ -88,6 +93,9 @@ class Daemon:
     @property
     def relay(self) -> RelayState:
         return self.sender.relay
+
+    def _sweeps(self) -> Sweeps:  # on the writer thread, with the configuration in force
+        return Sweeps(self.config, self.store, self.pipeline.mailer, self.pipeline.deadlines)
 
     def _pipeline(self, config: Config, templates: Templates) -> Pipeline:
         return Pipeline(config, self.store, templates, self.clock, self.secret)
@@ -134,6 +142,7 @@ class Daemon:
         self.accounts = [Account(a, sink, self._imap_stopping) for a in self.config.imap]
         threads = [account.start() for account in self.accounts]
         sending = asyncio.create_task(self.sender.run(self._stop, self._wake))
+        self.scheduler.start()  # reminders, escalations, follow-ups: first runs now
         chores = [asyncio.create_task(c) for c in (self._reloader(), self._retention())]
         heartbeat = asyncio.create_task(self._heartbeat())
         self.ready = True
@@ -217,6 +226,7 @@ class Daemon:
             await self.sender.deliver_due(deadline)
         else:
             log.warning("a delivery was still under way at the deadline; it is retried at start")
+        await asyncio.to_thread(self.scheduler.shutdown)  # waits for a sweep under way
         await asyncio.to_thread(self.writer.close, max(1.0, deadline - time.monotonic()))
 
     async def _stop_imap(self, threads: list[threading.Thread], deadline: float) -> None:

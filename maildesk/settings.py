@@ -160,7 +160,16 @@ SECTIONS: Final[tuple[Section, ...]] = (
             ),
             Setting("holidays", [], "Holiday dates, YYYY-MM-DD."),
             Setting(
-                "holidays_file", "", "A file of holidays: one date per line, or an ICS calendar."
+                "holidays_file",
+                "",
+                "A file of holidays: one date per line (YYYY-MM-DD, text after it and # comments"
+                " allowed), or an ICS calendar; added to holidays.",
+            ),
+            Setting(
+                "closures",
+                [],
+                "One-off closures in local time, 'START/END' with each 'YYYY-MM-DD HH:MM' or a"
+                " date (its midnight), e.g. '2026-12-24 13:00/2026-12-26'.",
             ),
             Setting(
                 "first_response_hours",
@@ -168,6 +177,76 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 "Working hours within which every request is answered or escalated.",
                 minimum=1,
                 maximum=10000,
+            ),
+        ),
+    ),
+    Section(
+        "sla",
+        "Service commitments, counted in working hours of [calendar] (days where it says so):"
+        " reminders before a commitment is breached, escalation at the breach (see"
+        " [[escalations]]) and follow-ups. Time waiting on the requester (pending) does not"
+        " count.",
+        (
+            Setting(
+                "warn_share",
+                0.75,
+                "When this share of a commitment has gone by, the ticket's agent (else its"
+                " group, else the queue's level 0 or 1 escalation contacts) is reminded, in one"
+                " digest per person per run; 0: no reminders.",
+            ),
+            Setting(
+                "next_response_hours",
+                24,
+                "Working hours within which a requester's follow-up is answered once the first"
+                " answer was given; 0: no such commitment.",
+                minimum=0,
+                maximum=10000,
+            ),
+            Setting(
+                "resolution_hours",
+                0,
+                "Working hours within which a ticket is resolved; 0: no resolution commitment.",
+                minimum=0,
+                maximum=100000,
+            ),
+            Setting(
+                "pending_reminder_days",
+                3,
+                "A ticket waiting on the requester reminds them after this many working days"
+                " (unless #pending set its own date); 0: never.",
+                minimum=0,
+                maximum=365,
+            ),
+            Setting(
+                "pending_close_days",
+                0,
+                "A ticket waiting on the requester closes after this many working days without"
+                " an answer; 0: never.",
+                minimum=0,
+                maximum=365,
+            ),
+            Setting(
+                "resolved_close_days",
+                7,
+                "A resolved ticket closes after this many days unless the requester writes back"
+                " (which reopens it); 0: never.",
+                minimum=0,
+                maximum=365,
+            ),
+            Setting(
+                "progress_days",
+                7,
+                "Requesters of open tickets older than this many days, to whom nobody wrote in"
+                " as many days, receive a progress notice (in working hours); 0: never.",
+                minimum=0,
+                maximum=365,
+            ),
+            Setting(
+                "sweep_seconds",
+                60,
+                "How often the daemon looks for due reminders, escalations and follow-ups.",
+                minimum=1,
+                maximum=3600,
             ),
         ),
     ),
@@ -454,6 +533,61 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 maximum=36500,
             ),
         ),
+    ),
+    Section(
+        "sla_policies",
+        "Other commitments for some tickets: the first table whose queue, priority and"
+        " segment all match a ticket applies ('' matches any). Hours left at 0 keep the"
+        " [calendar] and [sla] values.",
+        (
+            Setting("queue", "", "Only tickets of this queue; '' any."),
+            Setting(
+                "priority",
+                "",
+                "Only tickets of this priority; '' any.",
+                ("", "low", "normal", "high", "urgent"),
+            ),
+            Setting("segment", "", "Only requesters of this segment (e.g. vip); '' any."),
+            Setting(
+                "first_response_hours",
+                0,
+                "First response, working hours.",
+                minimum=0,
+                maximum=10000,
+            ),
+            Setting(
+                "next_response_hours", 0, "Next response, working hours.", minimum=0, maximum=10000
+            ),
+            Setting("resolution_hours", 0, "Resolution, working hours.", minimum=0, maximum=100000),
+        ),
+        array=True,
+    ),
+    Section(
+        "escalations",
+        "Who hears of a breached commitment: level 1 at the breach, further levels later."
+        " Each level is reached once per commitment and marked on the ticket. Level 0 names"
+        " who is reminded of tickets at risk that have no agent or group.",
+        (
+            Setting(
+                "queue", "", "Queue name; '' for every queue without its own table of this level."
+            ),
+            Setting(
+                "level",
+                1,
+                "0: reminders before the breach; 1, 2 …: escalation levels.",
+                minimum=0,
+                maximum=9,
+            ),
+            Setting(
+                "after_hours",
+                0,
+                "Working hours past the due time at which this level is reached (level 1: 0).",
+                minimum=0,
+                maximum=100000,
+            ),
+            Setting("notify", [], "Addresses told: a supervisor, an area, a director."),
+        ),
+        array=True,
     ),
 )
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from maildesk.agentmail import AgentCheck, AgentDesk
 from maildesk.clock import Clock
 from maildesk.config import Config, QueueConfig, address_matches, queue_for
+from maildesk.deadlines import Deadlines
 from maildesk.errors import MalformedMail
 from maildesk.mail.classify import (
     Classification,
@@ -106,6 +107,7 @@ class Pipeline:
         self.tags = {q.tag for q in config.queues}
         self.agents = config.agent_addresses()
         self.own = [a for q in config.queues for a in q.addresses]
+        self.deadlines = Deadlines(config, store)  # the service-level clocks of each ticket
         self.desk = AgentDesk(config, store, templates, self.mailer)
 
     def route(self, recipients: Sequence[str]) -> tuple[QueueConfig, str] | None:
@@ -269,6 +271,7 @@ class Pipeline:
                 people = [a for a in (sender.email, *others) if a not in self.agents]
                 self.store.add_participants(ticket, people, "cc")
             self.store.add_event(ticket, decision.action.value, f"message <{mail.message_id}>", now)
+            self.deadlines.after_message(ticket, existing, sender.email, kind.may_answer, now)
         acknowledged = decision.acknowledge and ticket is not None
         if acknowledged and self._over_rate(sender.email, now):
             acknowledged = False

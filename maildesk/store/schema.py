@@ -178,6 +178,46 @@ def _agent_fields(db: Database) -> None:
     )
 
 
+@migrations(name="0005_sla_clocks")
+def _sla_clocks(db: Database) -> None:
+    # The service-level clocks of a ticket (maildesk/deadlines.py): facts, then the instants
+    # derived from them. The sweeps find what is due through partial indexes that hold only
+    # tickets with something still to come, so a sweep never reads the other tickets.
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN response_kind TEXT;    -- first_response | next_response
+        ALTER TABLE tickets ADD COLUMN response_from TEXT;    -- arrival of the mail owed an answer
+        ALTER TABLE tickets ADD COLUMN response_paused REAL NOT NULL DEFAULT 0;  -- pending, seconds
+        ALTER TABLE tickets ADD COLUMN response_warned INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN response_level INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN resolution_from TEXT;  -- opened or reopened; NULL: stopped
+        ALTER TABLE tickets ADD COLUMN resolution_paused REAL NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN resolution_warned INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN resolution_level INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;  -- highest
+        ALTER TABLE tickets ADD COLUMN escalated_at TEXT;
+        ALTER TABLE tickets ADD COLUMN pending_since TEXT;
+        ALTER TABLE tickets ADD COLUMN first_response_due TEXT;
+        ALTER TABLE tickets ADD COLUMN next_response_due TEXT;
+        ALTER TABLE tickets ADD COLUMN resolution_due TEXT;
+        ALTER TABLE tickets ADD COLUMN risk_at TEXT;          -- the earliest warning instant
+        ALTER TABLE tickets ADD COLUMN sla_next_at TEXT;      -- next warning or escalation
+        ALTER TABLE tickets ADD COLUMN followup_at TEXT;      -- next reminder, notice or close
+        -- Tickets already waiting get their clocks from the first sweeps.
+        UPDATE tickets SET response_kind = 'first_response', response_from = created_at
+            WHERE state = 'new';
+        UPDATE tickets SET resolution_from = created_at, sla_next_at = created_at
+            WHERE state IN ('new', 'open', 'reopened');
+        UPDATE tickets SET pending_since = updated_at WHERE state = 'pending';
+        UPDATE tickets SET followup_at = updated_at
+            WHERE state IN ('new', 'open', 'reopened', 'pending', 'resolved');
+        CREATE INDEX tickets_sla_next ON tickets(sla_next_at) WHERE sla_next_at IS NOT NULL;
+        CREATE INDEX tickets_followup ON tickets(followup_at) WHERE followup_at IS NOT NULL;
+        CREATE INDEX tickets_risk ON tickets(risk_at) WHERE risk_at IS NOT NULL;
+        """
+    )
+
+
 @migrations(name="0006_reference_indexes")
 def _reference_indexes(db: Database) -> None:
     # The retention purge and erasure (store/privacy.py) delete a ticket's outbox rows and

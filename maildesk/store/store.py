@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +78,9 @@ class Store:
         self.conn: sqlite3.Connection = self.db.conn
         self.conn.row_factory = sqlite3.Row
         self._depth = 0
+        # Told of every state change, inside its transaction: (ticket, old, new, now). The
+        # service-level clocks (deadlines.py) stop, pause and restart through it.
+        self.on_state_change: Callable[[int, State, State, datetime], None] | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -170,11 +173,14 @@ class Store:
 
     def set_state(self, ticket: int, state: State, now: datetime) -> None:
         closed_at = iso(now) if state.is_closed else None
+        old = self.conn.execute("SELECT state FROM tickets WHERE number = ?", (ticket,)).fetchone()
         self.conn.execute(
             "UPDATE tickets SET state = ?, updated_at = ?,"
             " closed_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END WHERE number = ?",
             (state.value, iso(now), closed_at, closed_at, ticket),
         )
+        if self.on_state_change is not None and old is not None and old[0] != state.value:
+            self.on_state_change(ticket, State(old[0]), state, now)
 
     def touch(self, ticket: int, now: datetime) -> None:
         self.conn.execute("UPDATE tickets SET updated_at = ? WHERE number = ?", (iso(now), ticket))

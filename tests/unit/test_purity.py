@@ -20,6 +20,7 @@ PURE = [
     "workflow.py",
     "model.py",
     "policy.py",
+    "sla.py",
     "agents.py",
     "routing.py",
     "deskconfig.py",

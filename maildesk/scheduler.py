@@ -1,0 +1,87 @@
+"""The timed jobs inside the daemon, on APScheduler 3.x.
+
+Two interval jobs (the SLA sweep and the follow-up sweep) with ``coalesce=True`` and
+``max_instances=1``: runs missed while one was busy collapse into one, and a run never
+overlaps the previous. Each job hands its sweep to the single writer and waits for it,
+so the store still has one writer. Jobs live in memory only: what is due lives on the
+ticket rows, so there is no job store to corrupt and a restart replays nothing. The first
+runs come at start-up, which is how a daemon stopped over a weekend catches up.
+
+The scheduler keeps real time (it only says *when* to look); what is due is decided with
+the injected clock's ``now``, so tests call the sweeps directly with a ``FakeClock``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from maildesk.clock import Clock
+from maildesk.sweeps import SweepReport, Sweeps
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[..., "Future[Any]"]
+
+
+class Scheduler:
+    def __init__(
+        self, sweeps: Callable[[], Sweeps], submit: Submit, clock: Clock, interval: float
+    ) -> None:
+        self.sweeps = sweeps  # asked at each run, so a reloaded configuration applies
+        self.submit = submit  # Writer.submit: run a function on the single writer thread
+        self.clock = clock
+        self.interval = interval
+        self._scheduler: Any = None
+        self._stopping = False
+
+    def start(self) -> None:
+        # APScheduler logs every run at INFO; that belongs in debugging only.
+        library = logging.getLogger("apscheduler")
+        if library.level == logging.NOTSET and not log.isEnabledFor(logging.DEBUG):
+            library.setLevel(logging.WARNING)
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        first: datetime = self.clock.now()
+        jobs: tuple[tuple[str, Callable[[Sweeps, datetime], SweepReport]], ...] = (
+            ("sla", Sweeps.run_sla),
+            ("follow-ups", Sweeps.run_follow_ups),
+        )
+        for name, sweep in jobs:
+            scheduler.add_job(
+                self._run,
+                IntervalTrigger(seconds=self.interval, timezone=UTC),
+                args=(name, sweep),
+                id=name,
+                name=name,
+                next_run_time=first,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("sweeps every %g s: reminders, escalations, follow-ups", self.interval)
+
+    def _run(self, name: str, sweep: Callable[[Sweeps, datetime], SweepReport]) -> None:
+        try:
+            # A catch-up goes on in parts, each its own transaction, while mail keeps coming
+            # in between; ``now`` and the sweeps are read on the writer thread.
+            while not self._stopping:
+                report = self.submit(lambda: sweep(self.sweeps(), self.clock.now())).result()
+                if not report.more:
+                    break
+        except Exception:  # the next run tries again; a job must not die with one bad row
+            log.exception("%s sweep failed; the next run tries again", name)
+
+    def shutdown(self) -> None:
+        """Stop the jobs, waiting for a running sweep (the writer is still up)."""
+        self._stopping = True  # a catch-up in parts stops after the part under way
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
