@@ -17,6 +17,7 @@ from maildesk.actions import Actions, Actor
 from maildesk.cli import _Context, _errors, cli
 from maildesk.clock import SystemClock
 from maildesk.config import AgentConfig, Config
+from maildesk.deadlines import Deadlines
 from maildesk.errors import MaildeskError
 from maildesk.mail.commands import Command, CommandName, parse_commands
 from maildesk.mail.parse import safe_filename
@@ -40,6 +41,7 @@ def _actions(config: Config) -> Iterator[Actions]:
         raise MaildeskError(f"no database at {config.database} (has maildesk run yet?)")
     store = Store(config.database)
     try:
+        Deadlines(config, store)  # state changes stop, pause and restart the ticket's clocks
         templates = Templates(config.templates_dir, config.language)
         mailer = Mailer(config, store, templates, load_secret(config, create=False))
         yield Actions(config, store, templates, mailer)

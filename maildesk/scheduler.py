@@ -14,6 +14,7 @@ the injected clock's ``now``, so tests call the sweeps directly with a ``FakeClo
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ class Scheduler:
         self.interval = interval
         self._scheduler: Any = None
         self._stopping = False
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         # APScheduler logs every run at INFO; that belongs in debugging only.
@@ -64,20 +66,39 @@ class Scheduler:
                 name=name,
                 next_run_time=first,
             )
-        scheduler.start()
         self._scheduler = scheduler
+        scheduler.start()
         log.info("sweeps every %g s: reminders, escalations, follow-ups", self.interval)
 
     def _run(self, name: str, sweep: Callable[[Sweeps, datetime], SweepReport]) -> None:
         try:
             # A catch-up goes on in parts, each its own transaction, while mail keeps coming
-            # in between; ``now`` and the sweeps are read on the writer thread.
+            # in between.
             while not self._stopping:
-                report = self.submit(lambda: sweep(self.sweeps(), self.clock.now())).result()
+                report, interval = self.submit(self._part, sweep).result()
+                if interval != self.interval:
+                    self._reschedule(interval)
                 if not report.more:
                     break
         except Exception:  # the next run tries again; a job must not die with one bad row
             log.exception("%s sweep failed; the next run tries again", name)
+
+    def _part(self, sweep: Callable[[Sweeps, datetime], SweepReport]) -> tuple[SweepReport, int]:
+        """On the writer thread: the sweeps of the configuration in force, at ``now``."""
+        sweeps = self.sweeps()
+        return sweep(sweeps, self.clock.now()), sweeps.config.sla.sweep_seconds
+
+    def _reschedule(self, interval: float) -> None:
+        """A reloaded configuration changed ``sweep_seconds``: both jobs follow it."""
+        with self._lock:
+            if interval == self.interval or self._scheduler is None:
+                return
+            for job in ("sla", "follow-ups"):
+                self._scheduler.reschedule_job(
+                    job, trigger=IntervalTrigger(seconds=interval, timezone=UTC)
+                )
+            self.interval = interval
+        log.info("sweeps every %g s from now on", interval)
 
     def shutdown(self) -> None:
         """Stop the jobs, waiting for a running sweep (the writer is still up)."""

@@ -1,0 +1,86 @@
+"""The APScheduler jobs hand the sweeps to the real single writer, first at start-up."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from maildesk.clock import FakeClock
+from maildesk.config import parse
+from maildesk.ingest.pipeline import Envelope, Pipeline
+from maildesk.scheduler import Scheduler
+from maildesk.store.store import Store
+from maildesk.sweeps import Sweeps
+from maildesk.templates import Templates
+from maildesk.writer import Writer
+
+CONFIG = """
+[sla]
+sweep_seconds = 7
+
+[[queues]]
+name = "info"
+addresses = ["info@uni.example"]
+tag = "INFO"
+
+[[escalations]]
+notify = ["coord@uni.example"]
+"""
+FRIDAY = datetime(2026, 3, 6, 23, 30, tzinfo=UTC)  # 19:30 in Santo Domingo
+
+
+def test_the_first_run_at_start_escalates_what_fell_due_and_follows_sweep_seconds(
+    tmp_path: Path,
+) -> None:
+    config = parse(CONFIG, path=None, base_dir=tmp_path)
+    clock = FakeClock(FRIDAY)
+    store = Store(config.database)
+    pipeline = Pipeline(
+        config, store, Templates(None, "es"), clock, b"scheduler-test-secret-0123456"
+    )
+    writer = Writer(store, pipeline)
+    message = EmailMessage()
+    message["From"] = "Ana <ana@example.com>"
+    message["To"] = "info@uni.example"
+    message["Subject"] = "Consulta"
+    message["Message-ID"] = "<s1@example.com>"
+    message.set_content("Hola")
+    writer.accept(
+        message.as_bytes(), Envelope("ana@example.com", ["info@uni.example"], "smtp")
+    ).result()
+    clock.set(FRIDAY + timedelta(days=7))  # the daemon was stopped past the breach
+
+    def escalations() -> int:
+        count = "SELECT count(*) FROM outbox WHERE kind = 'escalation'"
+        return int(writer.submit(lambda: store.conn.execute(count).fetchone()[0]).result())
+
+    scheduler = Scheduler(
+        lambda: Sweeps(config, store, pipeline.mailer, pipeline.deadlines),
+        writer.submit,
+        clock,
+        interval=3600,  # only the first run at start-up can do it within the test
+    )
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while escalations() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert escalations() == 1
+        while scheduler.interval != 7 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scheduler.interval == 7  # [sla] sweep_seconds of the configuration in force
+    finally:
+        scheduler.shutdown()
+        writer.close()
+    assert escalations_after_close(config.database) == 1
+
+
+def escalations_after_close(database: Path) -> int:
+    store = Store(database)
+    try:
+        row = store.conn.execute("SELECT count(*) FROM outbox WHERE kind = 'escalation'")
+        return int(row.fetchone()[0])
+    finally:
+        store.close()
