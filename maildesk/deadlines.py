@@ -14,9 +14,10 @@ Who calls what, always inside the caller's transaction:
 - the pipeline: ``after_message`` for each message that opens or joins a ticket;
 - every state change (``Store.set_state``, wherever it is called): ``state_changed``,
   through ``Store.on_state_change``;
-- code that changes a ticket's queue, priority or segment: ``reclassified``; code that
-  answers the requester may call ``answered`` (the sweeps also find answers in the
-  messages: mail an agent wrote, or a reply we sent, after the clock started).
+- a new priority or segment (``store/tickets.set_fields``): ``reclassified``, through
+  ``Store.on_reclassify``; code that moves a ticket to another queue calls it too;
+- code that answers the requester may call ``answered`` (the sweeps also find answers in
+  the messages: mail an agent wrote, or a reply we sent, after the clock started).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Deadlines:
         self.agents = tuple(sorted(config.agent_addresses()))
         self.contacts = frozenset(a.lower() for e in config.sla.escalations for a in e.notify)
         store.on_state_change = self.state_changed
+        store.on_reclassify = self.reclassified
 
     # -- reading ----------------------------------------------------------------------
 

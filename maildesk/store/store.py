@@ -81,6 +81,8 @@ class Store:
         # Told of every state change, inside its transaction: (ticket, old, new, now). The
         # service-level clocks (deadlines.py) stop, pause and restart through it.
         self.on_state_change: Callable[[int, State, State, datetime], None] | None = None
+        # Told when a ticket's priority or segment changed: (ticket, now). Its due times follow.
+        self.on_reclassify: Callable[[int, datetime], None] | None = None
 
     def close(self) -> None:
         self.conn.close()

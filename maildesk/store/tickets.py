@@ -73,6 +73,8 @@ def set_fields(store: Store, number: int, now: datetime, **fields: str | None) -
         f"UPDATE tickets SET {columns}, updated_at = ? WHERE number = ?",  # noqa: S608
         [*fields.values(), iso(now), number],
     )
+    if store.on_reclassify is not None and {"priority", "segment"} & fields.keys():
+        store.on_reclassify(number, now)  # the commitments that apply may have changed
 
 
 def first_response(store: Store, number: int, now: datetime) -> bool:

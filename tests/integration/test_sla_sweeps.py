@@ -19,6 +19,7 @@ from maildesk.clock import FakeClock
 from maildesk.config import Config, parse
 from maildesk.ingest.pipeline import Envelope, Pipeline, Stored
 from maildesk.model import State
+from maildesk.store import tickets
 from maildesk.store.store import Store
 from maildesk.sweeps import SweepReport, Sweeps
 from maildesk.templates import Templates
@@ -55,6 +56,15 @@ after_hours = 24
 notify = ["director@uni.example"]
 """
 H = timedelta(hours=1)
+POLICIES = """
+[[sla_policies]]
+priority = "urgent"
+first_response_hours = 2
+
+[[sla_policies]]
+segment = "vip"
+first_response_hours = 8
+"""
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -71,10 +81,11 @@ SECOND = local(12, 19, 30)  # 24 working hours past the due time: level 2
 class Desk:
     """A store file with the pipeline and the sweeps over it; ``restart`` reopens them all."""
 
-    def __init__(self, folder: Path, resolution: int = 0, close: int = 0) -> None:
-        self.config: Config = parse(
-            CONFIG.format(resolution=resolution, close=close), path=None, base_dir=folder
-        )
+    def __init__(
+        self, folder: Path, resolution: int = 0, close: int = 0, policies: str = ""
+    ) -> None:
+        text = CONFIG.format(resolution=resolution, close=close) + policies
+        self.config: Config = parse(text, path=None, base_dir=folder)
         self.clock = FakeClock(FRIDAY_1930)
         self._open()
 
@@ -259,9 +270,6 @@ def test_a_sweep_after_a_long_stop_reaches_every_level_due_in_one_notice(desk: D
 
 
 def test_one_digest_per_person_lists_all_their_tickets_at_risk(desk: Desk) -> None:
-    columns = {r[1] for r in desk.store.conn.execute("PRAGMA table_info(tickets)")}
-    if "assignee" not in columns:  # the agents' migration adds it; the sweeps only read it
-        desk.store.conn.execute("ALTER TABLE tickets ADD COLUMN assignee TEXT")
     for n, subject in enumerate(("Certificado", "Beca", "Horario"), 1):
         desk.clock.set(FRIDAY_1930 + n * timedelta(minutes=1))
         desk.mail(subject, sender=f"p{n} <p{n}@example.com>", n=n)
@@ -386,24 +394,21 @@ def test_a_quiet_week_brings_the_requester_a_progress_notice(desk: Desk) -> None
     assert desk.follow_ups(local(25, 10)).notices == 1
 
 
-def test_a_new_policy_moves_the_due_time(desk: Desk) -> None:
-    desk.mail()
-    config = parse(
-        CONFIG.format(resolution=0, close=0)
-        + '\n[[sla_policies]]\nsegment = "vip"\nfirst_response_hours = 8\n',
-        path=None,
-        base_dir=desk.config.database.parent,
-    )
-    columns = {r[1] for r in desk.store.conn.execute("PRAGMA table_info(tickets)")}
-    if "segment" not in columns:  # the routing migration adds it; the clocks only read it
-        desk.store.conn.execute("ALTER TABLE tickets ADD COLUMN segment TEXT")
-    desk.store.close()
-    desk.config = config
-    desk._open()
-    with desk.store.transaction():
-        desk.store.conn.execute("UPDATE tickets SET segment = 'vip' WHERE number = 1")
-        desk.pipeline.deadlines.reclassified(1, FRIDAY_1930)
-    # 30 min Friday, 7 h 30 Monday: Monday 15:30 local.
-    assert desk.ticket()["first_response_due"] == local(9, 15, 30).isoformat(
-        timespec="microseconds"
-    )
+def test_a_new_priority_or_segment_moves_the_due_time(tmp_path: Path) -> None:
+    desk = Desk(tmp_path, policies=POLICIES)
+    try:
+        desk.mail()
+        assert desk.ticket()["first_response_due"] == DUE.isoformat(timespec="microseconds")
+        with desk.store.transaction():  # what #priority and the routing rules do
+            tickets.set_fields(desk.store, 1, FRIDAY_1930, segment="vip")
+        # 30 min Friday, 7 h 30 Monday: Monday 15:30 local.
+        assert desk.ticket()["first_response_due"] == local(9, 15, 30).isoformat(
+            timespec="microseconds"
+        )
+        with desk.store.transaction():
+            tickets.set_fields(desk.store, 1, FRIDAY_1930, priority="urgent")
+        assert desk.ticket()["first_response_due"] == local(9, 9, 30).isoformat(
+            timespec="microseconds"
+        )
+    finally:
+        desk.close()
