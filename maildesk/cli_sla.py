@@ -66,7 +66,7 @@ def sla(obj: _Context, queue: str | None, everything: bool, limit: int, as_json:
             left = row["working_hours_left"] * _HOUR
             when = (
                 f"overdue {format_working(left)}"
-                if left < timedelta(0)
+                if row["status"] == "breached"
                 else f"{format_working(left)} left"
             )
             level = f"level {row['escalation_level']}" if row["escalation_level"] else ""

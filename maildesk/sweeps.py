@@ -197,7 +197,8 @@ class Sweeps:
             "due": due,
             "due_local": self._local(due),
             "left": format_working(left),
-            "breached": left < timedelta(0),
+            "breached": due <= now,
+            "late": left < timedelta(0),  # breached, and by some working time already
             "queue_address": values["queue_address"],
         }
 

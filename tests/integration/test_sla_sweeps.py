@@ -211,6 +211,7 @@ def test_a_reminder_at_75_percent_then_escalation_at_breach_then_a_second_level(
     assert read(notice)["Subject"] == "Escalado, nivel 1: [INFO#1] Consulta"
     assert read(notice)["Message-ID"].startswith("<md.1.e.")  # a reply joins the ticket
     assert "se escala al nivel 1" in body(notice)
+    assert "primera respuesta: vencía el 2026-03-10 19:30\r\n" in body(notice)  # just now
     ticket = desk.ticket()
     assert (ticket["escalation_level"], ticket["escalated_at"]) == (
         1,
@@ -266,6 +267,7 @@ def test_a_sweep_after_a_long_stop_reaches_every_level_due_in_one_notice(desk: D
     [notice] = desk.outbox("escalation")
     assert read(notice)["To"] == "coord@uni.example, director@uni.example"
     assert read(notice)["Subject"] == "Escalado, nivel 2: [INFO#1] Consulta"
+    assert "vencía el 2026-03-10 19:30, con 28 h 30 min hábiles de retraso" in body(notice)
     assert desk.ticket()["escalation_level"] == 2
 
 
