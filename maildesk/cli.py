@@ -359,3 +359,4 @@ from maildesk import cli_agents  # noqa: E402, F401
 
 from maildesk import cli_privacy, cli_service  # noqa: E402, F401  # isort: skip
 from maildesk import cli_sla  # noqa: E402, F401  # isort: skip
+from maildesk import cli_reports  # noqa: E402, F401  # isort: skip

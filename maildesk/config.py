@@ -104,6 +104,12 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    enabled: bool = True
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class QueueConfig:
     name: str
     addresses: tuple[str, ...]
@@ -211,6 +217,7 @@ class Config:
     agent_auth: AgentAuthConfig = field(default_factory=AgentAuthConfig)
     http: HttpConfig = HttpConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    reports: ReportsConfig = ReportsConfig()
     sla: SlaConfig = field(default_factory=SlaConfig)
 
     def queue(self, name: str) -> QueueConfig:
@@ -388,6 +395,9 @@ class _Checker:
             {q["name"] for q in queues},
             self.problem,
         )
+        for address in scalars["reports"]["recipients"]:
+            if "@" not in address:
+                self.problem("reports.recipients", f"expected mail addresses, got {address!r}")
         if outgoing["transport"] == "smtp" and outgoing["password_file"]:
             secret = base_dir / outgoing["password_file"]
             if not secret.is_file():
@@ -468,6 +478,9 @@ class _Checker:
             ),
             http=HttpConfig(**scalars["http"]),
             privacy=PrivacyConfig(**scalars["privacy"]),
+            reports=ReportsConfig(
+                scalars["reports"]["enabled"], tuple(scalars["reports"]["recipients"])
+            ),
             sla=sla,
         )
 

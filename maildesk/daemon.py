@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from maildesk import logs, reload
@@ -37,6 +37,7 @@ from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline, Stored
 from maildesk.ingest.smtp import Handler, serve
 from maildesk.metrics import Metrics
 from maildesk.outbox import Transport, make_transport
+from maildesk.report_mail import MonthlyReport
 from maildesk.scheduler import Scheduler
 from maildesk.sdnotify import Notifier
 from maildesk.secret import load_secret
@@ -74,7 +75,11 @@ class Daemon:
         self.metrics = Metrics()
         self.sender = Sender(self)
         self.scheduler = Scheduler(
-            self._sweeps, self.writer.submit, self.clock, config.sla.sweep_seconds
+            self._sweeps,
+            self.writer.submit,
+            self.clock,
+            config.sla.sweep_seconds,
+            monthly=self._monthly_report,
         )
         self.web: WebServer | None = None  # other parts may add routes before run()
         # Read by the HTTP threads; each is replaced whole, never changed in place.
@@ -96,6 +101,9 @@ class Daemon:
 
     def _sweeps(self) -> Sweeps:  # on the writer thread, with the configuration in force
         return Sweeps(self.config, self.store, self.pipeline.mailer, self.pipeline.deadlines)
+
+    def _monthly_report(self, now: datetime) -> str | None:  # on the writer thread
+        return MonthlyReport(self.config, self.store, self.pipeline.mailer.templates).run(now)
 
     def _pipeline(self, config: Config, templates: Templates) -> Pipeline:
         return Pipeline(config, self.store, templates, self.clock, self.secret)

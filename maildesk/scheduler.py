@@ -29,13 +29,21 @@ from maildesk.sweeps import SweepReport, Sweeps
 log = logging.getLogger(__name__)
 
 Submit = Callable[..., "Future[Any]"]
+MONTHLY_EVERY = 3600  # seconds between looks at whether a monthly report is due
 
 
 class Scheduler:
     def __init__(
-        self, sweeps: Callable[[], Sweeps], submit: Submit, clock: Clock, interval: float
+        self,
+        sweeps: Callable[[], Sweeps],
+        submit: Submit,
+        clock: Clock,
+        interval: float,
+        monthly: Callable[[datetime], object] | None = None,
     ) -> None:
         self.sweeps = sweeps  # asked at each run, so a reloaded configuration applies
+        # The monthly report mail (report_mail.py): looked at hourly; it knows what it sent.
+        self.monthly = monthly
         self.submit = submit  # Writer.submit: run a function on the single writer thread
         self.clock = clock
         self.interval = interval
@@ -66,6 +74,14 @@ class Scheduler:
                 name=name,
                 next_run_time=first,
             )
+        if self.monthly is not None:
+            scheduler.add_job(
+                self._run_monthly,
+                IntervalTrigger(seconds=MONTHLY_EVERY, timezone=UTC),
+                id="monthly-report",
+                name="monthly-report",
+                next_run_time=first,
+            )
         self._scheduler = scheduler
         scheduler.start()
         log.info("sweeps every %g s: reminders, escalations, follow-ups", self.interval)
@@ -82,6 +98,15 @@ class Scheduler:
                     break
         except Exception:  # the next run tries again; a job must not die with one bad row
             log.exception("%s sweep failed; the next run tries again", name)
+
+    def _run_monthly(self) -> None:
+        monthly = self.monthly
+        if monthly is None or self._stopping:
+            return
+        try:
+            self.submit(lambda: monthly(self.clock.now())).result()
+        except Exception:  # the next hour tries again
+            log.exception("monthly report failed; the next run tries again")
 
     def _part(self, sweep: Callable[[Sweeps, datetime], SweepReport]) -> tuple[SweepReport, int]:
         """On the writer thread: the sweeps of the configuration in force, at ``now``."""

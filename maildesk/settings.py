@@ -535,6 +535,15 @@ SECTIONS: Final[tuple[Section, ...]] = (
         ),
     ),
     Section(
+        "reports",
+        "The monthly report (maildesk report): the daemon mails the previous month's report"
+        " (HTML attached, the summary in the body) on the first working day of each month.",
+        (
+            Setting("enabled", True, "Mail the monthly report (when recipients are set)."),
+            Setting("recipients", [], "Coordinators who receive it; empty: nobody."),
+        ),
+    ),
+    Section(
         "sla_policies",
         "Other commitments for some tickets: the first table whose queue, priority and"
         " segment all match a ticket applies ('' matches any). Hours left at 0 keep the"

@@ -27,7 +27,9 @@ class Templates:
             loader=jinja2.ChoiceLoader(loaders),
             # Mail bodies are text/plain: escaping '&' there would garble names like
             # "Pérez & Hijos". Anything rendered as HTML is escaped.
-            autoescape=jinja2.select_autoescape(("html", "htm", "xml"), default_for_string=True),
+            autoescape=jinja2.select_autoescape(
+                ("html", "htm", "xml", "html.j2"), default_for_string=True
+            ),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,

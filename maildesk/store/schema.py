@@ -237,6 +237,21 @@ def _reference_indexes(db: Database) -> None:
         db.execute("CREATE INDEX IF NOT EXISTS tickets_merged ON tickets(merged_into)")
 
 
+@migrations(name="0008_report_indexes")
+def _report_indexes(db: Database) -> None:
+    # The monthly report (maildesk/report_queries.py) reads one month at a time: tickets
+    # opened or closed in it, messages received in it (the index covers the count by
+    # direction and ticket), and escalation and reopening events in it.
+    db.executescript(
+        """
+        CREATE INDEX tickets_created ON tickets(created_at);
+        CREATE INDEX tickets_closed ON tickets(closed_at) WHERE closed_at IS NOT NULL;
+        CREATE INDEX messages_received ON messages(received_at, direction, ticket);
+        CREATE INDEX events_kind_at ON events(kind, at);
+        """
+    )
+
+
 def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
