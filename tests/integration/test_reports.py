@@ -25,6 +25,8 @@ T6 4.
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 import json
 import sqlite3
@@ -37,8 +39,10 @@ import pytest
 
 from maildesk import reports
 from maildesk.config import Config, parse
+from maildesk.report_mail import MonthlyReport
 from maildesk.report_queries import monthly
 from maildesk.store.store import Store, iso
+from maildesk.templates import Templates
 
 LOCAL = ZoneInfo("America/Santo_Domingo")
 CONFIG = """
@@ -66,8 +70,12 @@ addresses = ["carlos@uni.example"]
 BERTA, CARLOS = "berta@uni.example", "carlos@uni.example"
 
 
+def when(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=LOCAL).astimezone(UTC)
+
+
 def at(month: int, day: int, hour: int, minute: int = 0) -> str:
-    return iso(datetime(2026, month, day, hour, minute, tzinfo=LOCAL).astimezone(UTC))
+    return iso(when(month, day, hour, minute))
 
 
 def oct_(day: int, hour: int, minute: int = 0) -> str:
@@ -399,3 +407,54 @@ def test_nps_on_a_ten_point_scale() -> None:
     assert found["mean_score"] == 6.4
     assert found["satisfaction"] == 0.5
     assert found["survey_response_rate"] == 0.8333
+
+
+def test_the_monthly_mail_goes_once_on_the_first_working_day(tmp_path: Path) -> None:
+    make_store(tmp_path)
+    config = parse(
+        CONFIG + '\n[reports]\nrecipients = ["coord@uni.example"]\n',
+        path=tmp_path / "config.toml",
+        base_dir=tmp_path,
+    )
+    store = Store(config.database)
+    job = MonthlyReport(config, store, Templates(None, "es"))
+    try:
+        # November 2026 begins on a Sunday: the first working minute is Monday 2nd, 08:00.
+        assert job.run(when(11, 1, 12)) is None
+        assert job.run(when(11, 2, 7, 59)) is None
+        assert job.run(when(11, 2, 8)) == "2026-10"
+        assert job.run(when(11, 2, 9)) is None  # recorded: a restart does not send it again
+        assert job.run(when(11, 20, 9)) is None
+        rows = store.conn.execute("SELECT kind, rcpt_to, raw FROM outbox").fetchall()
+    finally:
+        store.close()
+    assert len(rows) == 1
+    kind, rcpt_to, raw = rows[0]
+    assert kind == "report"
+    assert json.loads(rcpt_to) == ["coord@uni.example"]
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mail["Subject"] == "Informe mensual 2026-10"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    body = mail.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Solicitudes abiertas:            7" in text
+    assert "No atendidas (abandonadas):      2" in text
+    (page,) = list(mail.iter_attachments())
+    assert page.get_filename() == "report-2026-10.html"
+    assert page.get_content_type() == "text/html"
+    assert 'id="chart-per-day"' in page.get_content()
+
+
+@pytest.mark.parametrize(
+    "settings", ["", "\n[reports]\nenabled = false\nrecipients = ['c@x.org']\n"]
+)
+def test_no_monthly_mail_without_recipients_or_when_disabled(tmp_path: Path, settings: str) -> None:
+    make_store(tmp_path)
+    config = parse(CONFIG + settings, path=tmp_path / "config.toml", base_dir=tmp_path)
+    store = Store(config.database)
+    try:
+        assert MonthlyReport(config, store, Templates(None, "es")).run(when(11, 2, 9)) is None
+        assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    finally:
+        store.close()

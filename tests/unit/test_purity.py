@@ -21,6 +21,7 @@ PURE = [
     "model.py",
     "policy.py",
     "sla.py",
+    "reports.py",
     "agents.py",
     "routing.py",
     "deskconfig.py",
