@@ -38,6 +38,7 @@ from maildesk.model import State
 from maildesk.store import tickets
 from maildesk.store.store import NewMessage, Store
 from maildesk.store.tickets import TicketInfo
+from maildesk.survey_store import Surveyor
 from maildesk.templates import Templates
 
 log = logging.getLogger(__name__)
@@ -269,6 +270,8 @@ class Actions:
             detail += f", reminder due {until.isoformat(timespec='minutes')}"
         tickets.change_state(self.store, ticket.number, state, now, until)
         self.store.add_event(ticket.number, "state", detail, now)
+        if state is State.CLOSED:  # the requester is asked whether it was solved
+            Surveyor(self.config, self.store, self.mailer).offer(ticket.number, now)
 
     def merge(self, ticket: TicketInfo, into: TicketInfo, actor: Actor, now: datetime) -> None:
         tickets.merge(self.store, ticket.number, into.number, now)

@@ -22,6 +22,7 @@ from maildesk.deskconfig import AgentAuthConfig, CategoryConfig, Rota, RouteConf
 from maildesk.errors import ConfigError
 from maildesk.settings import SECTIONS, Section, Setting, Value, section
 from maildesk.slaconfig import SlaConfig
+from maildesk.surveys import SurveysConfig
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _TAG = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
@@ -219,6 +220,7 @@ class Config:
     privacy: PrivacyConfig = PrivacyConfig()
     reports: ReportsConfig = ReportsConfig()
     sla: SlaConfig = field(default_factory=SlaConfig)
+    surveys: SurveysConfig = field(default_factory=SurveysConfig)
 
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)
@@ -395,6 +397,7 @@ class _Checker:
             {q["name"] for q in queues},
             self.problem,
         )
+        surveys = SurveysConfig.build(scalars["surveys"], {q["name"] for q in queues}, self.problem)
         for address in scalars["reports"]["recipients"]:
             if "@" not in address:
                 self.problem("reports.recipients", f"expected mail addresses, got {address!r}")
@@ -481,6 +484,7 @@ class _Checker:
             reports=ReportsConfig(
                 scalars["reports"]["enabled"], tuple(scalars["reports"]["recipients"])
             ),
+            surveys=surveys,
             sla=sla,
         )
 

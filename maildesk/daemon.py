@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from maildesk import logs, reload
+from maildesk import logs, reload, survey_web
 from maildesk.clock import Clock, SystemClock
 from maildesk.config import Config, queue_for
 from maildesk.errors import ConfigError, MaildeskError, TransientError
@@ -35,6 +35,7 @@ from maildesk.ingest.imap import STOP_SECONDS as IMAP_STOP_SECONDS
 from maildesk.ingest.imap import Account
 from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline, Stored
 from maildesk.ingest.smtp import Handler, serve
+from maildesk.mailer import Mailer
 from maildesk.metrics import Metrics
 from maildesk.outbox import Transport, make_transport
 from maildesk.report_mail import MonthlyReport
@@ -98,6 +99,13 @@ class Daemon:
     @property
     def relay(self) -> RelayState:
         return self.sender.relay
+
+    @property
+    def mailer(self) -> Mailer:  # the survey pages queue mail with the pipeline's
+        return self.pipeline.mailer
+
+    def submit(self, func: Callable[..., T], *args: Any) -> Future[T]:
+        return self.writer.submit(func, *args)
 
     def _sweeps(self) -> Sweeps:  # on the writer thread, with the configuration in force
         return Sweeps(self.config, self.store, self.pipeline.mailer, self.pipeline.deadlines)
@@ -190,6 +198,7 @@ class Daemon:
             return
         self.web = self.web or WebServer(http)
         install(self.web, self)
+        survey_web.install(self.web, self)
         try:
             self.web.start()
         except OSError as exc:

@@ -535,6 +535,35 @@ SECTIONS: Final[tuple[Section, ...]] = (
         ),
     ),
     Section(
+        "surveys",
+        "Closing surveys: when a ticket closes (#close, maildesk close, auto-close) the"
+        " requester is asked whether it was solved and for a score, by links to pages of"
+        " the [http] listener or by replying. Not for cancelled or merged tickets, tickets"
+        " opened by automatic mail, addresses that bounced or opted out; one per ticket."
+        " A 'not solved' answer reopens the ticket.",
+        (
+            Setting("enabled", True, "Send closing surveys."),
+            Setting("skip_queues", [], "Queues whose tickets get no survey."),
+            Setting("scale", "1-5", "Score scale.", ("1-5", "0-10")),
+            Setting(
+                "threshold",
+                0,
+                "Scores below this are low: the requester is asked why (when no comment came)"
+                " and the queue's [[escalations]] contacts (else its agents) are told;"
+                " 0: 3 on the 1-5 scale, 7 on 0-10.",
+                minimum=0,
+                maximum=10,
+            ),
+            Setting(
+                "token_days",
+                30,
+                "Days the links of a survey (and replies to it) are taken.",
+                minimum=1,
+                maximum=365,
+            ),
+        ),
+    ),
+    Section(
         "reports",
         "The monthly report (maildesk report): the daemon mails the previous month's report"
         " (HTML attached, the summary in the body) on the first working day of each month.",

@@ -28,6 +28,7 @@ from maildesk.mailer import Mail, Mailer
 from maildesk.model import State
 from maildesk.sla import Review, review, working_time_left
 from maildesk.store.store import OutgoingMail, Store, from_iso
+from maildesk.survey_store import Surveyor
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +311,7 @@ class Sweeps:
             why = "resolved" if values["state"] == State.RESOLVED else "pending, no answer"
             self.store.set_state(number, State.CLOSED, now)  # the clocks stop through the hook
             self.store.add_event(number, "auto-closed", why, now)
+            Surveyor(self.config, self.store, self.mailer).offer(number, now)
             report.closed += 1
             return
         if due.action == "remind":

@@ -40,6 +40,8 @@ from maildesk.mail.thread import (
 )
 from maildesk.mailer import Mail, Mailer
 from maildesk.store.store import NewMessage, NewTicket, Store
+from maildesk.survey_store import Surveyor
+from maildesk.surveys import Answer
 from maildesk.templates import Templates
 from maildesk.workflow import Action, Decision, decide
 
@@ -109,6 +111,7 @@ class Pipeline:
         self.own = [a for q in config.queues for a in q.addresses]
         self.deadlines = Deadlines(config, store)  # the service-level clocks of each ticket
         self.desk = AgentDesk(config, store, templates, self.mailer)
+        self.surveys = Surveyor(config, store, self.mailer)
 
     def route(self, recipients: Sequence[str]) -> tuple[QueueConfig, str] | None:
         return queue_for(self.config, list(recipients))
@@ -137,6 +140,11 @@ class Pipeline:
         bounced = bounced_message_ids(raw) if kind.kind is MailKind.BOUNCE else []
         choice = choose(self._hits(mail, bounced), sender.email, self.agents, queue.tag)
         agent = self.desk.recognise(mail, sender, choice, kind)
+        if kind.may_answer and agent is None:
+            answered = self.surveys.mail_answer(mail, sender, now)
+            if answered is not None:  # "5", "no se resolvió": recorded, the ticket stays
+                with self.store.transaction():
+                    return self._survey_answer(raw, mail, sender, envelope, key, answered, now)
         choice = self.desk.join_duplicate(choice, mail, sender, queue, kind, now)
         decision = decide(
             choice,
@@ -296,6 +304,41 @@ class Pipeline:
                 )
         self.desk.arrived(ticket, message, mail, sender, agent, decision, kind.may_answer, now)
         return Stored(ticket, decision.action, mail.message_id, ref, acknowledged)
+
+    def _survey_answer(
+        self,
+        raw: bytes,
+        mail: ParsedMail,
+        sender: Address,
+        envelope: Envelope,
+        key: str,
+        answered: tuple[int, Answer],
+        now: datetime,
+    ) -> Stored:
+        number, answer = answered
+        self.store.insert_message(
+            NewMessage(
+                ticket=number,
+                direction="in",
+                kind="survey",
+                message_id=mail.message_id,
+                dedupe_key=key,
+                from_addr=sender.email,
+                from_name=sender.name,
+                to_addrs=[a.email for a in mail.to],
+                cc_addrs=[a.email for a in mail.cc],
+                subject=mail.subject,
+                body=mail.text,
+                sent_at=mail.date,
+                source=envelope.source,
+                envelope_from=envelope.mail_from,
+                raw_sha256=self.store.put_blob(raw),
+            ),
+            now,
+        )
+        recorded = self.surveys.record(number, answer, "mail", now)
+        log.info("stored ticket=%s survey answer message-id=<%s>", recorded.ref, mail.message_id)
+        return Stored(number, Action.APPEND, mail.message_id, recorded.ref, False)
 
     def _over_rate(self, address: str, now: datetime) -> bool:
         sent = self.store.automatic_sent_since(address, now - timedelta(hours=1))

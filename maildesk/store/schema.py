@@ -237,6 +237,41 @@ def _reference_indexes(db: Database) -> None:
         db.execute("CREATE INDEX IF NOT EXISTS tickets_merged ON tickets(merged_into)")
 
 
+@migrations(name="0007_surveys")
+def _surveys(db: Database) -> None:
+    # Closing surveys (maildesk/survey_store.py): one row per ticket, sent at most once;
+    # an answer given again replaces the earlier one. Addresses that asked for no surveys.
+    db.executescript(
+        """
+        CREATE TABLE surveys (
+            ticket INTEGER PRIMARY KEY REFERENCES tickets(number) ON DELETE CASCADE,
+            requester TEXT NOT NULL,
+            language TEXT NOT NULL,
+            scale TEXT NOT NULL,              -- 1-5 | 0-10
+            nonce TEXT NOT NULL,              -- in the links' tokens: a new survey, new links
+            message_id TEXT NOT NULL,         -- the survey mail's signed Message-ID
+            sent_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            solved INTEGER,                   -- 1 yes, 0 no, NULL not answered
+            score INTEGER,
+            comment TEXT NOT NULL DEFAULT '',
+            recommend INTEGER,                -- 1 yes, 0 no, NULL not answered
+            answered_at TEXT,                 -- the last answer
+            answered_via TEXT,                -- web | mail
+            answers INTEGER NOT NULL DEFAULT 0,
+            asked_why_at TEXT,                -- a low score without comment: asked once
+            low_told_at TEXT                  -- a low score: supervisors told once
+        );
+        CREATE INDEX surveys_sent ON surveys(sent_at);
+        CREATE INDEX surveys_answered ON surveys(answered_at) WHERE answered_at IS NOT NULL;
+        CREATE TABLE survey_optouts (
+            address TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 @migrations(name="0008_report_indexes")
 def _report_indexes(db: Database) -> None:
     # The monthly report (maildesk/report_queries.py) reads one month at a time: tickets

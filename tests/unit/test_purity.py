@@ -25,6 +25,7 @@ PURE = [
     "agents.py",
     "routing.py",
     "deskconfig.py",
+    "surveys.py",
 ]
 FORBIDDEN = {
     "maildesk.store",
