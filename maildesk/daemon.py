@@ -90,6 +90,7 @@ class Daemon:
         self.stopping = False
         self.started_at = time.time()
         self._wake = asyncio.Event()  # outbox rows were written
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._imap_stopping = threading.Event()
@@ -106,6 +107,11 @@ class Daemon:
 
     def submit(self, func: Callable[..., T], *args: Any) -> Future[T]:
         return self.writer.submit(func, *args)
+
+    def wake_sender(self) -> None:
+        """From any thread: outbox rows were written (say, by an answer to a survey)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def _sweeps(self) -> Sweeps:  # on the writer thread, with the configuration in force
         return Sweeps(self.config, self.store, self.pipeline.mailer, self.pipeline.deadlines)
@@ -146,6 +152,7 @@ class Daemon:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        self._loop = loop
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload.set)

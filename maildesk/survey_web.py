@@ -59,6 +59,8 @@ class Desk(Protocol):
 
     def submit(self, func: Callable[..., Any], *args: Any) -> Future[Any]: ...
 
+    def wake_sender(self) -> None: ...
+
 
 def install(web: WebServer, desk: Desk) -> None:
     pages = _Pages(desk)
@@ -172,6 +174,7 @@ class _Pages:
                 },
             )
         recorded: Recorded = self._run(self._record, token.ticket, answer, self.desk.clock.now())
+        self.desk.wake_sender()  # a reopened ticket's notice, a question why: out now
         return self._render(
             HTTPStatus.OK,
             row["language"],

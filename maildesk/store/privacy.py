@@ -285,9 +285,22 @@ def export(
     for item in held:
         item["eml"] = _write(folder, "quarantine", item["id"], _raw_quarantined(conn, item["id"]))
         files += 1
+    surveys = [
+        dict(row)
+        for row in conn.execute(
+            "SELECT ticket, sent_at, expires_at, solved, score, comment, recommend,"
+            " answered_at, answered_via FROM surveys WHERE requester = ? ORDER BY ticket",
+            (address,),
+        )
+    ]
+    opted_out = conn.execute(
+        "SELECT created_at FROM survey_optouts WHERE address = ?", (address,)
+    ).fetchone()
     document = {
         "requester": address,
         "tickets": tickets,
+        "surveys": surveys,
+        "surveys_opted_out_at": opted_out[0] if opted_out else None,
         "messages_in_other_tickets": others,
         "quarantined": held,
     }
@@ -375,6 +388,7 @@ def erase(store: Store, address: str, now: datetime) -> Removed:
                     (json.dumps(kept), row_id),
                 )
         store.conn.execute("DELETE FROM participants WHERE lower(address) = ?", (address,))
+        store.conn.execute("DELETE FROM survey_optouts WHERE address = ?", (address,))
         remover.delete(
             "outbox",
             "id",

@@ -3,6 +3,7 @@ a fake clock; and the answers' effects (reopening, asking why, telling superviso
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from maildesk.clock import FakeClock
 from maildesk.config import Config, parse
 from maildesk.ingest.pipeline import Pipeline, Stored
 from maildesk.model import State
-from maildesk.store import tickets
+from maildesk.store import privacy, tickets
 from maildesk.store.store import Store
 from maildesk.survey_store import Surveyor
 from maildesk.surveys import Answer
@@ -185,3 +186,24 @@ def test_a_low_score_asks_why_once_and_tells_the_queue_escalation_contact(
     with store.transaction():
         surveyor.record(number, Answer(score=5), "web", clock.now())
     assert tickets.info(store, number).state is State.CLOSED  # type: ignore[union-attr]
+
+
+def test_export_holds_the_answers_and_erasure_removes_them_and_the_opt_out(
+    made: tuple[Config, Store, Pipeline, FakeClock], tmp_path: Path
+) -> None:
+    config, store, pipeline, clock = made
+    number = opened(pipeline)
+    change(pipeline, number, State.CLOSED)
+    surveyor = Surveyor(config, store, pipeline.mailer)
+    with store.transaction():
+        surveyor.record(number, Answer(solved=True, score=4, comment="bien"), "web", clock.now())
+        surveyor.opt_out("ana@alumnos.example", clock.now())
+    privacy.export(store.conn, {"info": "INFO"}, "ana@alumnos.example", tmp_path / "export")
+    document = json.loads((tmp_path / "export" / "requester.json").read_text(encoding="utf-8"))
+    assert [(s["ticket"], s["score"], s["comment"]) for s in document["surveys"]] == [
+        (number, 4, "bien")
+    ]
+    assert document["surveys_opted_out_at"] is not None
+    privacy.erase(store, "ana@alumnos.example", clock.now())
+    assert surveys(store) == 0
+    assert not surveyor.opted_out("ana@alumnos.example")
