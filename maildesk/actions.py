@@ -180,10 +180,11 @@ class Actions:
                 self._set(ticket, actor, now, "priority", args.priority.value)
             elif isinstance(args, CategoryArgs):
                 self._set(ticket, actor, now, "category", args.name)
+        merging = any(isinstance(c.args, MergeArgs) for c in commands)  # no survey then
         for command in commands:
             if command.name in _STATES:
                 days = command.args.days if isinstance(command.args, PendingArgs) else None
-                self.change_state(ticket, _STATES[command.name], actor, now, days)
+                self.change_state(ticket, _STATES[command.name], actor, now, days, not merging)
         for command in commands:
             if isinstance(command.args, MergeArgs):
                 self.merge(ticket, self._merge_target(command.args), actor, now)
@@ -262,6 +263,7 @@ class Actions:
         actor: Actor,
         now: datetime,
         days: int | None = None,
+        survey: bool = True,
     ) -> None:
         until = None
         detail = f"{state.value} by {actor.label}"
@@ -270,7 +272,7 @@ class Actions:
             detail += f", reminder due {until.isoformat(timespec='minutes')}"
         tickets.change_state(self.store, ticket.number, state, now, until)
         self.store.add_event(ticket.number, "state", detail, now)
-        if state is State.CLOSED:  # the requester is asked whether it was solved
+        if state is State.CLOSED and survey:  # the requester is asked whether it was solved
             Surveyor(self.config, self.store, self.mailer).offer(ticket.number, now)
 
     def merge(self, ticket: TicketInfo, into: TicketInfo, actor: Actor, now: datetime) -> None:

@@ -241,26 +241,9 @@ class Pipeline:
                 self.store.set_state(existing.number, decision.state, now)
             else:
                 self.store.touch(existing.number, now)
+        note = "; ".join(filter(None, [kind.reason, ", ".join(mail.defects)]))
         message = self.store.insert_message(
-            NewMessage(
-                ticket=ticket,
-                direction="in",
-                kind=kind.kind.value,
-                message_id=mail.message_id,
-                dedupe_key=key,
-                from_addr=sender.email,
-                from_name=sender.name,
-                to_addrs=[a.email for a in mail.to],
-                cc_addrs=[a.email for a in mail.cc],
-                subject=mail.subject,
-                body=mail.text,
-                sent_at=mail.date,
-                source=envelope.source,
-                envelope_from=envelope.mail_from,
-                raw_sha256=raw_sha,
-                note="; ".join(filter(None, [kind.reason, ", ".join(mail.defects)])),
-            ),
-            now,
+            _inbound(ticket, kind.kind.value, mail, sender, envelope, key, raw_sha, note), now
         )
         kept, refused = within_limits(
             mail.attachments,
@@ -316,25 +299,9 @@ class Pipeline:
         now: datetime,
     ) -> Stored:
         number, answer = answered
+        raw_sha = self.store.put_blob(raw)
         self.store.insert_message(
-            NewMessage(
-                ticket=number,
-                direction="in",
-                kind="survey",
-                message_id=mail.message_id,
-                dedupe_key=key,
-                from_addr=sender.email,
-                from_name=sender.name,
-                to_addrs=[a.email for a in mail.to],
-                cc_addrs=[a.email for a in mail.cc],
-                subject=mail.subject,
-                body=mail.text,
-                sent_at=mail.date,
-                source=envelope.source,
-                envelope_from=envelope.mail_from,
-                raw_sha256=self.store.put_blob(raw),
-            ),
-            now,
+            _inbound(number, "survey", mail, sender, envelope, key, raw_sha), now
         )
         recorded = self.surveys.record(number, answer, "mail", now)
         log.info("stored ticket=%s survey answer message-id=<%s>", recorded.ref, mail.message_id)
@@ -469,6 +436,37 @@ def within_limits(
         else:
             refused.append(attachment)
     return kept, refused
+
+
+def _inbound(
+    ticket: int | None,
+    kind: str,
+    mail: ParsedMail,
+    sender: Address,
+    envelope: Envelope,
+    key: str,
+    raw_sha: str,
+    note: str = "",
+) -> NewMessage:
+    """The row of a message that came in."""
+    return NewMessage(
+        ticket=ticket,
+        direction="in",
+        kind=kind,
+        message_id=mail.message_id,
+        dedupe_key=key,
+        from_addr=sender.email,
+        from_name=sender.name,
+        to_addrs=[a.email for a in mail.to],
+        cc_addrs=[a.email for a in mail.cc],
+        subject=mail.subject,
+        body=mail.text,
+        sent_at=mail.date,
+        source=envelope.source,
+        envelope_from=envelope.mail_from,
+        raw_sha256=raw_sha,
+        note=note,
+    )
 
 
 def _envelope_address(mail_from: str | None) -> Address | None:

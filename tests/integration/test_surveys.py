@@ -21,7 +21,7 @@ from maildesk.survey_store import Surveyor
 from maildesk.surveys import Answer
 from maildesk.sweeps import Sweeps
 from maildesk.templates import Templates
-from tests.integration.test_agents import build, mails, smtp
+from tests.integration.test_agents import agent_reply, build, mails, smtp
 from tests.support.messages import text_of, to_of
 
 SECRET = b"surveys-test-secret-0123456789abc"
@@ -112,7 +112,12 @@ def test_no_survey_unless_closed(
 
 def test_no_survey_for_a_merged_ticket(made: tuple[Config, Store, Pipeline, FakeClock]) -> None:
     _, store, pipeline, clock = made
-    first, second = opened(pipeline), opened(pipeline, message_id="<r9@x>")
+    first = opened(pipeline)
+    outcome = pipeline.accept(build("Beca de transporte", message_id="<r9@x>"), smtp())
+    assert isinstance(outcome, Stored)
+    assert outcome.ticket is not None
+    second = outcome.ticket
+    assert second != first
     actions = Actions(pipeline.config, store, pipeline.templates, pipeline.mailer)
     with store.transaction():
         a, b = tickets.info(store, first), tickets.info(store, second)
@@ -207,3 +212,22 @@ def test_export_holds_the_answers_and_erasure_removes_them_and_the_opt_out(
     privacy.erase(store, "ana@alumnos.example", clock.now())
     assert surveys(store) == 0
     assert not surveyor.opted_out("ana@alumnos.example")
+
+
+def test_close_and_merge_in_one_reply_sends_no_survey(
+    made: tuple[Config, Store, Pipeline, FakeClock],
+) -> None:
+    _, store, pipeline, _ = made
+    first = opened(pipeline)
+    outcome = pipeline.accept(build("Beca de transporte", message_id="<r9@x>"), smtp())
+    assert isinstance(outcome, Stored)
+    assert outcome.ticket is not None
+    second = outcome.ticket
+    reply = agent_reply(store, f"#close\n#merge {second}\n\nEs la misma.", number=first)
+    outcome = pipeline.accept(reply, smtp())
+    assert isinstance(outcome, Stored)
+    assert tickets.info(store, first).merged_into == second  # type: ignore[union-attr]
+    assert surveys(store) == 0
+    reply = agent_reply(store, "#close\n\nListo.", number=second, message_id="<a2@uni.example>")
+    pipeline.accept(reply, smtp())
+    assert surveys(store) == 1
