@@ -208,7 +208,8 @@ def main() -> None:
                 "messages",
                 "SELECT t.queue, count(*) FROM messages AS m JOIN tickets AS t"
                 " ON t.number = m.ticket WHERE m.received_at >= '2026' AND m.received_at < '2027'"
-                " AND m.direction = 'in' GROUP BY t.queue",
+                " AND m.direction = 'in' AND (m.direction = 'out' OR m.kind NOT IN"
+                " ('agent', 'note', 'reply')) GROUP BY t.queue",
             ),
             (
                 "events",

@@ -111,6 +111,8 @@ def cells(
             "SELECT t.queue, t.assignee, count(*) FROM messages AS m"
             " JOIN tickets AS t ON t.number = m.ticket"
             " WHERE m.received_at >= ? AND m.received_at < ? AND m.direction = ?"
+            # Agents' own mail comes in too, then goes out as the reply: counted once, out.
+            " AND (m.direction = 'out' OR m.kind NOT IN ('agent', 'note', 'reply'))"
             " AND (? = '' OR t.queue = ?)"
             " GROUP BY t.queue, t.assignee",
             [*span, direction, *extra],

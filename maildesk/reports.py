@@ -21,6 +21,7 @@ from typing import Any
 
 from maildesk.calendar import WorkingCalendar
 from maildesk.sla import Policy
+from maildesk.workclock import WorkingClock
 
 _HOUR = timedelta(hours=1)
 # Buckets of the response-time chart, in working hours: [low, high).
@@ -160,6 +161,8 @@ def build(
         for line in targets(q, agent):
             line.tally.add(tally)
     per_day: dict[date, int] = {}
+    first_day = date.fromisoformat(month + "-01")
+    clock = WorkingClock(calendar, first_day - timedelta(days=1))
     for ticket in tickets:
         day = ticket.created_at.astimezone(calendar.zone).date()
         per_day[day] = per_day.get(day, 0) + 1
@@ -170,12 +173,12 @@ def build(
             continue
         promised = policy.commitments(ticket.queue, ticket.priority, ticket.segment).first_response
         first = (
-            calendar.between(ticket.created_at, ticket.first_response_at)
+            clock.span(ticket.created_at, ticket.first_response_at)
             if ticket.first_response_at is not None
             else None
         )
         solved = (
-            calendar.between(ticket.created_at, ticket.solved_at)
+            clock.span(ticket.created_at, ticket.solved_at)
             if ticket.solved_at is not None
             else None
         )
@@ -191,7 +194,6 @@ def build(
                     line.late += 1
             if solved is not None:
                 line.resolution_hours.append(solved / _HOUR)
-    first_day = date.fromisoformat(month + "-01")
     days = []
     day = first_day
     while day.month == first_day.month:

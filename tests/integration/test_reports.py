@@ -17,7 +17,8 @@ Tickets (local times; "FR" first response and "RES" resolution, in working hours
   T8 soporte berta   opened Sep 30, closed Thu Oct 1 09:00: closed in October, not opened
 
 Messages received / sent in October: T1 1/2, T2 1/2, T3 2/2, T4 1/1, T5 1/1, T6 2/2, T7 1/0,
-T8 0/1 (its first message came in September); a message of November 1st on T1 is outside.
+T8 0/1 (its first message came in September); a message of November 1st on T1 is outside,
+and so is Carlos's own mail on T3 (it came in, and counts once, as the reply sent out).
 Surveys (scale 1-5, satisfied at 3 or more), sent in October: T1 5, T2 2, T5 unanswered,
 T6 4.
 """
@@ -30,6 +31,7 @@ import email.policy
 import io
 import json
 import sqlite3
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +40,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from maildesk import reports
+from maildesk.clock import FakeClock
 from maildesk.config import Config, parse
+from maildesk.ingest.pipeline import Pipeline
 from maildesk.report_mail import MonthlyReport
 from maildesk.report_queries import monthly
+from maildesk.scheduler import Scheduler
 from maildesk.store.store import Store, iso
+from maildesk.sweeps import Sweeps
 from maildesk.templates import Templates
+from maildesk.writer import Writer
 
 LOCAL = ZoneInfo("America/Santo_Domingo")
 CONFIG = """
@@ -105,6 +112,7 @@ MESSAGES = [
     (3, "in", oct_(5, 8)),
     (3, "out", oct_(5, 8)),
     (3, "in", oct_(6, 11)),
+    (3, "agent", oct_(8, 10)),  # Carlos's mail that became the reply below: not counted in
     (3, "out", oct_(8, 10)),
     (4, "in", oct_(6, 9)),
     (4, "out", oct_(6, 9)),
@@ -191,7 +199,13 @@ def make_store(tmp_path: Path, *, surveys: bool = True) -> Path:
             "INSERT INTO messages (ticket, direction, kind, message_id, from_addr, from_name,"
             " to_addrs, cc_addrs, subject, body, received_at, source)"
             " VALUES (?, ?, ?, ?, '', '', '[]', '[]', '', '', ?, 'smtp')",
-            (ticket, direction, "human" if direction == "in" else "reply", f"m{i}@x", received),
+            (
+                ticket,
+                "in" if direction == "agent" else direction,
+                {"in": "human", "out": "reply", "agent": "agent"}[direction],
+                f"m{i}@x",
+                received,
+            ),
         )
     conn.executemany("INSERT INTO events (ticket, at, kind, detail) VALUES (?, ?, ?, ?)", EVENTS)
     if surveys:
@@ -458,3 +472,41 @@ def test_no_monthly_mail_without_recipients_or_when_disabled(tmp_path: Path, set
         assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
     finally:
         store.close()
+
+
+def test_the_scheduler_runs_the_monthly_report_at_start_on_the_writer(tmp_path: Path) -> None:
+    make_store(tmp_path)
+    config = parse(
+        CONFIG + '\n[reports]\nrecipients = ["coord@uni.example"]\n',
+        path=tmp_path / "config.toml",
+        base_dir=tmp_path,
+    )
+    clock = FakeClock(when(11, 2, 10))  # the first working day of November
+    store = Store(config.database)
+    pipeline = Pipeline(
+        config, store, Templates(None, "es"), clock, b"report-test-secret-0123456789"
+    )
+    writer = Writer(store, pipeline)
+    job = MonthlyReport(config, store, Templates(None, "es"))
+    scheduler = Scheduler(
+        lambda: Sweeps(config, store, pipeline.mailer, pipeline.deadlines),
+        writer.submit,
+        clock,
+        interval=3600,
+        monthly=job.run,
+    )
+
+    def reports_queued() -> int:
+        count = "SELECT count(*) FROM outbox WHERE kind = 'report'"
+        return int(writer.submit(lambda: store.conn.execute(count).fetchone()[0]).result())
+
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while reports_queued() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert reports_queued() == 1
+        assert writer.submit(store.meta, "report-sent:2026-10").result() is not None
+    finally:
+        scheduler.shutdown()
+        writer.close()

@@ -22,6 +22,7 @@ PURE = [
     "policy.py",
     "sla.py",
     "reports.py",
+    "workclock.py",
     "agents.py",
     "routing.py",
     "deskconfig.py",
