@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from maildesk.agentmail import AgentCheck, AgentDesk
 from maildesk.clock import Clock
@@ -276,14 +277,39 @@ class Pipeline:
                 ref,
             )
         if acknowledged and ticket is not None:
-            self._acknowledge(ticket, mail, sender, queue, queue_address, ack_template, now)
+            subject = base_subject(strip_tags(mail.subject, self.tags))
+            self._answer(
+                "ack",
+                ack_template,
+                {"subject": subject},
+                ticket,
+                mail,
+                sender,
+                queue,
+                queue_address,
+                now,
+            )
         if refused and ticket is not None:
             names = ", ".join(a.filename for a in refused)
             self.store.add_event(ticket, "attachments-over-limit", names, now)
             log.warning("attachments over the limit ticket=%s: %d not kept", ref, len(refused))
             if kind.may_answer and not self._over_rate(sender.email, now):
-                self._tell_attachments_refused(
-                    ticket, mail, sender, queue, queue_address, refused, now
+                limits = self.config.limits
+                context = {
+                    "refused": [a.filename for a in refused],
+                    "max_attachments": limits.max_attachments,
+                    "max_megabytes": round(limits.max_attachment_bytes / 1048576, 1),
+                }
+                self._answer(
+                    "notice",
+                    "attachments_refused.txt.j2",
+                    context,
+                    ticket,
+                    mail,
+                    sender,
+                    queue,
+                    queue_address,
+                    now,
                 )
         self.desk.arrived(ticket, message, mail, sender, agent, decision, kind.may_answer, now)
         return Stored(ticket, decision.action, mail.message_id, ref, acknowledged)
@@ -333,64 +359,30 @@ class Pipeline:
                     now=now,
                 )
 
-    def _tell_attachments_refused(
+    def _answer(
         self,
-        ticket: int,
-        mail: ParsedMail,
-        sender: Address,
-        queue: QueueConfig,
-        queue_address: str,
-        refused: Sequence[Attachment],
-        now: datetime,
-    ) -> None:
-        limits = self.config.limits
-        self.mailer.queue(
-            Mail(
-                ticket=ticket,
-                kind="notice",
-                queue=queue,
-                from_address=queue_address,
-                to=[sender],
-                subject=reply_subject(queue.tag, ticket, mail.subject, self.tags),
-                template="attachments_refused.txt.j2",
-                language=queue.language,
-                context={
-                    "requester_name": sender.name,
-                    "refused": [a.filename for a in refused],
-                    "max_attachments": limits.max_attachments,
-                    "max_megabytes": round(limits.max_attachment_bytes / 1048576, 1),
-                },
-                in_reply_to=mail.message_id,
-                references=mail.references,
-                auto_submitted="auto-replied",
-            ),
-            now,
-        )
-
-    def _acknowledge(
-        self,
-        ticket: int,
-        mail: ParsedMail,
-        sender: Address,
-        queue: QueueConfig,
-        queue_address: str,
+        kind: str,
         template: str,
+        context: dict[str, Any],
+        ticket: int,
+        mail: ParsedMail,
+        sender: Address,
+        queue: QueueConfig,
+        queue_address: str,
         now: datetime,
     ) -> None:
+        """Queue an automatic answer to ``mail``'s sender, threaded under it (RFC 3834)."""
         self.mailer.queue(
             Mail(
                 ticket=ticket,
-                kind="ack",
+                kind=kind,
                 queue=queue,
                 from_address=queue_address,
                 to=[sender],
                 subject=reply_subject(queue.tag, ticket, mail.subject, self.tags),
                 template=template,
                 language=queue.language,
-                context={
-                    "requester_name": sender.name,
-                    "subject": base_subject(strip_tags(mail.subject, self.tags)),
-                },
+                context={"requester_name": sender.name, **context},
                 in_reply_to=mail.message_id,
                 references=mail.references,
                 auto_submitted="auto-replied",
