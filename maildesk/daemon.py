@@ -85,7 +85,7 @@ class Daemon:
         self.web: WebServer | None = None  # other parts may add routes before run()
         # Read by the HTTP threads; each is replaced whole, never changed in place.
         self.accounts: list[Account] = []
-        self.jobs: dict[str, JobState] = {PURGE_JOB: JobState()}
+        self._chores: dict[str, JobState] = {PURGE_JOB: JobState()}
         self.ready = False
         self.stopping = False
         self.started_at = time.time()
@@ -340,7 +340,12 @@ class Daemon:
         return total
 
     def _job(self, name: str, **changes: Any) -> None:
-        self.jobs = {**self.jobs, name: replace(self.jobs[name], **changes)}
+        self._chores = {**self._chores, name: replace(self._chores[name], **changes)}
+
+    @property
+    def jobs(self) -> dict[str, JobState]:
+        """Every timed job, for /healthz: the scheduler's sweeps and the daily purge."""
+        return {**self.scheduler.states, **self._chores}
 
     async def _heartbeat(self) -> None:
         """Feed systemd's watchdog while the writer answers, and keep STATUS current."""

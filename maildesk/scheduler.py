@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from maildesk.clock import Clock
+from maildesk.health import JobState
+from maildesk.store.store import iso
 from maildesk.sweeps import SweepReport, Sweeps
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ class Scheduler:
         self._scheduler: Any = None
         self._stopping = False
         self._lock = threading.Lock()
+        # For /healthz, read from the HTTP threads: replaced whole, never changed in place.
+        self.states: dict[str, JobState] = {}
 
     def start(self) -> None:
         # APScheduler logs every run at INFO; that belongs in debugging only.
@@ -83,30 +88,43 @@ class Scheduler:
                 next_run_time=first,
             )
         self._scheduler = scheduler
+        self.states = {job.id: JobState() for job in scheduler.get_jobs()}
         scheduler.start()
+        for job in scheduler.get_jobs():
+            self._state(job.id)
         log.info("sweeps every %g s: reminders, escalations, follow-ups", self.interval)
 
     def _run(self, name: str, sweep: Callable[[Sweeps, datetime], SweepReport]) -> None:
+        self._state(name, state="running", last_run=iso(self.clock.now()))
+        done = SweepReport()
+        result = ""
         try:
             # A catch-up goes on in parts, each its own transaction, while mail keeps coming
             # in between.
             while not self._stopping:
                 report, interval = self.submit(self._part, sweep).result()
+                done = _add(done, report)
                 if interval != self.interval:
                     self._reschedule(interval)
                 if not report.more:
                     break
-        except Exception:  # the next run tries again; a job must not die with one bad row
+        except Exception as exc:  # the next run tries again; a job must not die with one bad row
             log.exception("%s sweep failed; the next run tries again", name)
+            result = f"failed: {exc}"
+        self._state(name, state="scheduled", last_result=result or _summary(done))
 
     def _run_monthly(self) -> None:
         monthly = self.monthly
         if monthly is None or self._stopping:
             return
+        self._state("monthly-report", state="running", last_run=iso(self.clock.now()))
         try:
-            self.submit(lambda: monthly(self.clock.now())).result()
-        except Exception:  # the next hour tries again
+            sent = self.submit(lambda: monthly(self.clock.now())).result()
+            result = f"sent {sent}" if sent else "nothing due"
+        except Exception as exc:  # the next hour tries again
             log.exception("monthly report failed; the next run tries again")
+            result = f"failed: {exc}"
+        self._state("monthly-report", state="scheduled", last_result=result)
 
     def _part(self, sweep: Callable[[Sweeps, datetime], SweepReport]) -> tuple[SweepReport, int]:
         """On the writer thread: the sweeps of the configuration in force, at ``now``."""
@@ -125,9 +143,26 @@ class Scheduler:
             self.interval = interval
         log.info("sweeps every %g s from now on", interval)
 
+    def _state(self, name: str, **changes: str) -> None:
+        job = self._scheduler.get_job(name) if self._scheduler is not None else None
+        following = iso(job.next_run_time) if job and job.next_run_time else ""
+        current = self.states.get(name, JobState())
+        self.states = {**self.states, name: replace(current, next_run=following, **changes)}
+
     def shutdown(self) -> None:
         """Stop the jobs, waiting for a running sweep (the writer is still up)."""
         self._stopping = True  # a catch-up in parts stops after the part under way
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+
+
+def _add(total: SweepReport, part: SweepReport) -> SweepReport:
+    counts = {k: v + getattr(part, k) for k, v in vars(total).items() if k != "more"}
+    return SweepReport(**counts)
+
+
+def _summary(report: SweepReport) -> str:
+    """'reviewed 12, escalated 1' for /healthz: what the last run did."""
+    done = [f"{k} {v}" for k, v in vars(report).items() if k != "more" and v]
+    return ", ".join(done) or "nothing due"

@@ -67,7 +67,14 @@ def test_metrics_parse_and_healthz_reports_each_part(tmp_path: Path) -> None:
         assert health["imap"] == {}
         assert health["relay"]["transport"] == "file"
         assert health["database"]["state"] == "ok"
-        assert "retention-purge" in health["scheduler"]["jobs"]
+        jobs = health["scheduler"]["jobs"]
+        assert set(jobs) == {"retention-purge", "sla", "follow-ups", "monthly-report"}
+        assert all(job["next_run"] > job["last_run"] for job in jobs.values()), jobs
+        # The sweeps ran at start: an empty desk has nothing due.
+        wait(
+            lambda: '"last_result": "nothing due"' in get(desk, "/healthz")[2],
+            "the first sweeps to report",
+        )
 
         first = mail("ana@example.com", "info@uni.example", "Uno", message_id="<m1@x>")
         desk.send(first)
