@@ -13,11 +13,12 @@ from typing import Any
 import click
 
 from maildesk import __version__, logs
+from maildesk.anonymity import is_sealed_raw
 from maildesk.clock import SystemClock
 from maildesk.config import Config, ImapConfig, find_config_path, load
 from maildesk.configfile import example_config
 from maildesk.errors import ConfigError, MaildeskError, PermanentError, TransientError
-from maildesk.secret import load_secret, write_secret_file
+from maildesk.secret import load_seal_key, load_sealer, load_secret, write_secret_file
 from maildesk.store import queries
 from maildesk.store.store import Store
 from maildesk.templates import Templates
@@ -151,6 +152,7 @@ def check(obj: _Context) -> None:
         except ConfigError as exc:
             if config.secret_file.exists() or not config.path:
                 problems += exc.problems
+        problems += _anonymity_problems(config)
         if (
             config.outgoing.transport == "smtp"
             and config.outgoing.username
@@ -166,6 +168,24 @@ def check(obj: _Context) -> None:
         failed = [account.name for account in config.imap if not _check_imap(account)]
         if failed:
             raise MaildeskError(f"IMAP account(s) not ready: {', '.join(failed)}")
+
+
+def _anonymity_problems(config: Config) -> list[str]:
+    anonymous = [q.name for q in config.queues if q.anonymous]
+    if not anonymous:
+        return []
+    problems = []
+    if config.outgoing.transport != "smtp":
+        problems.append(
+            f"key 'queues.anonymous': queue(s) {', '.join(anonymous)} can only be answered"
+            ' through the relay: set [outgoing] transport = "smtp"'
+        )
+    try:
+        load_seal_key(config, create=False)
+    except ConfigError as exc:  # a missing file is made at start; an unreadable one is not
+        if config.privacy.seal_key_file.exists():
+            problems += exc.problems
+    return problems
 
 
 def _check_imap(account: ImapConfig) -> bool:
@@ -294,6 +314,11 @@ def quarantine_raw(obj: _Context, item: int) -> None:
             raw = queries.quarantined_raw(conn, item)
         if raw is None:
             raise MaildeskError(f"no quarantined message {item}")
+        if is_sealed_raw(raw):  # held for an anonymous queue
+            sealer = load_sealer(config)
+            if sealer is None:
+                raise MaildeskError(f"quarantined message {item} is sealed and no seal key is set")
+            raw = sealer.open_raw(raw)
         sys.stdout.buffer.write(raw)
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import click
 
+from maildesk.anonymity import is_alias
 from maildesk.cli import _Context, _errors, _readonly, _tags, cli
 from maildesk.clock import SystemClock
 from maildesk.errors import MaildeskError
+from maildesk.secret import load_sealer
 from maildesk.store import privacy
 from maildesk.store.store import Store
 
@@ -51,11 +53,22 @@ def export(obj: _Context, requester: str, outdir: Path) -> None:
         config = obj.config()
         if outdir.exists() and any(outdir.iterdir()):
             raise MaildeskError(f"{outdir} is not empty")
+        sealer = load_sealer(config)
+        pseudonym = sealer.alias(requester) if sealer and not is_alias(requester) else None
         with _readonly(config) as conn:
-            found = privacy.export(conn, _tags(config), requester, outdir)
+            found = privacy.export(
+                conn,
+                _tags(config),
+                requester,
+                outdir,
+                pseudonym=pseudonym,
+                open_raw=sealer.open_raw if sealer else lambda raw: raw,
+            )
+        also = f" and {pseudonym}" if pseudonym else ""
         click.echo(
             f"wrote {found['tickets']} ticket(s), {found['messages']} message(s)"
-            f" ({found['files']} .eml file(s)) about {requester.strip().lower()} to {outdir}"
+            f" ({found['files']} .eml file(s)) about {requester.strip().lower()}{also}"
+            f" to {outdir}"
         )
 
 
@@ -74,12 +87,15 @@ def erase(obj: _Context, requester: str, yes: bool) -> None:
             raise MaildeskError(f"not an address: {requester!r}")
         if not yes:
             click.confirm(f"Erase everything about {address}? This cannot be undone", abort=True)
+        sealer = load_sealer(config)
+        pseudonym = sealer.alias(address) if sealer and not is_alias(address) else None
         store = _store(config.database)
         try:
-            removed = privacy.erase(store, address, SystemClock().now())
+            removed = privacy.erase(store, address, SystemClock().now(), pseudonym=pseudonym)
         finally:
             store.close()
-        click.echo(f"erased {address}: {removed}")
+        also = f" and {pseudonym}" if pseudonym else ""
+        click.echo(f"erased {address}{also}: {removed}")
 
 
 def _store(path: Path) -> Store:

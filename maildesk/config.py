@@ -102,6 +102,8 @@ class HttpConfig:
 @dataclass(frozen=True)
 class PrivacyConfig:
     retention_days: int = 365
+    seal_key_file: Path = Path("maildesk.seal.key")
+    seal_key_env: str = "MAILDESK_SEAL_KEY"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class QueueConfig:
     notify_attachments: Literal["attach", "list"] = "attach"
     pending_days: int = 7
     duplicate_hours: int = 72
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -453,6 +456,7 @@ class _Checker:
                     q["notify_attachments"],
                     q["pending_days"],
                     q["duplicate_hours"],
+                    q["anonymous"],
                 )
                 for q, rota in zip(queues, rotas, strict=True)
             ),
@@ -480,7 +484,12 @@ class _Checker:
                 for a in imap
             ),
             http=HttpConfig(**scalars["http"]),
-            privacy=PrivacyConfig(**scalars["privacy"]),
+            privacy=PrivacyConfig(
+                **{
+                    **scalars["privacy"],
+                    "seal_key_file": rel(scalars["privacy"]["seal_key_file"]),
+                }
+            ),
             reports=ReportsConfig(
                 scalars["reports"]["enabled"], tuple(scalars["reports"]["recipients"])
             ),

@@ -41,9 +41,9 @@ from maildesk.outbox import Transport, make_transport
 from maildesk.report_mail import MonthlyReport
 from maildesk.scheduler import Scheduler
 from maildesk.sdnotify import Notifier
-from maildesk.secret import load_secret
+from maildesk.secret import load_sealer, load_secret
 from maildesk.sender import Sender
-from maildesk.store import privacy
+from maildesk.store import privacy, sealed
 from maildesk.store.store import Store, iso
 from maildesk.sweeps import Sweeps
 from maildesk.templates import Templates
@@ -68,6 +68,7 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.store = Store(config.database)
         self.secret = load_secret(config, create=True)
+        self.sealer = load_sealer(config)  # None unless a queue is or was anonymous
         self.templates = Templates(config.templates_dir, config.language)
         self.pipeline = self._pipeline(config, self.templates)
         self.writer = Writer(self.store, self.pipeline)
@@ -120,7 +121,10 @@ class Daemon:
         return MonthlyReport(self.config, self.store, self.pipeline.mailer.templates).run(now)
 
     def _pipeline(self, config: Config, templates: Templates) -> Pipeline:
-        return Pipeline(config, self.store, templates, self.clock, self.secret)
+        return Pipeline(config, self.store, templates, self.clock, self.secret, self.sealer)
+
+    def open_recipients(self, rcpt: list[str]) -> list[str]:  # on the writer thread
+        return sealed.open_recipients(self.store, self.sealer, rcpt)
 
     async def db(self, func: Callable[..., T], *args: object) -> T:
         """Run ``func(*args)`` on the writer thread and wait for it."""
@@ -277,6 +281,7 @@ class Daemon:
         log.info("reloading the configuration from %s", source)
         try:
             config, templates, later = await asyncio.to_thread(reload.prepare, self.config)
+            sealer = await asyncio.to_thread(load_sealer, config)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload rejected: %s", problem)
@@ -286,6 +291,7 @@ class Daemon:
             return self._rejected()
 
         def switch() -> None:  # on the writer thread, between two messages
+            self.sealer = sealer or self.sealer
             self.pipeline = self._pipeline(config, templates)
             self.writer.pipeline = self.pipeline
 

@@ -69,6 +69,7 @@ class Mailer:
             "schedule": schedule_rows(self.config.calendar.hours),
             "response_hours": self.config.calendar.first_response_hours,
             "timezone": self.config.timezone,
+            "anonymous": queue.anonymous,
         }
 
     def queue(self, mail: Mail, now: datetime) -> str:

@@ -104,8 +104,14 @@ class SmtpTransport:
             raise _by_code(exc.smtp_code, _text(exc.smtp_error)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"relay {cfg.host}:{cfg.port}: {exc}") from exc
-        if refused:
-            log.warning("relay refused some recipients of outbox row %d: %s", row_id, refused)
+        if refused:  # codes only: a recipient may be an anonymous requester's real address
+            log.warning(
+                "relay refused %d of %d recipients of outbox row %d (%s)",
+                len(refused),
+                len(rcpt_to),
+                row_id,
+                ", ".join(sorted({str(code) for code, _ in refused.values()})),
+            )
 
 
 def _by_code(code: int, text: str) -> TransientError | PermanentError:

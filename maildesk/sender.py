@@ -83,7 +83,7 @@ class Sender:
         daemon = self.daemon
         row_id, rcpt = row["id"], recipients(row["rcpt_to"])
         what = f"ticket={self._ref(row)} message-id=<{row['message_id']}> outbox row {row_id}"
-        sending = _in_thread(daemon.transport.send, row_id, row["mail_from"], rcpt, row["raw"])
+        sending = asyncio.ensure_future(self._send(row, rcpt))
         if deadline is not None:
             done, _ = await asyncio.wait({sending}, timeout=max(0.0, deadline - time.monotonic()))
             if not done:
@@ -114,6 +114,21 @@ class Sender:
             self._relay("ok", "")
             daemon.metrics.delivery("sent")
             log.info("sent %s to %s", what, ", ".join(rcpt))
+
+    async def _send(self, row: sqlite3.Row, rcpt: list[str]) -> None:
+        """Deliver ``row``; an anonymous requester's address is opened only for this."""
+        daemon = self.daemon
+        opened = await daemon.db(daemon.open_recipients, rcpt)
+        try:
+            await _in_thread(daemon.transport.send, row["id"], row["mail_from"], opened, row["raw"])
+        except (PermanentError, TransientError) as exc:
+            if opened == rcpt:
+                raise
+            # The relay's answer may quote the address; the log and the row get the pseudonym.
+            text = str(exc)
+            for real, alias in zip(opened, rcpt, strict=True):
+                text = text.replace(real, alias)
+            raise type(exc)(text) from None
 
     def _relay(self, state: str, error: str) -> None:
         if state != self.relay.state:

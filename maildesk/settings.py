@@ -343,6 +343,13 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 minimum=0,
                 maximum=8760,
             ),
+            Setting(
+                "anonymous",
+                False,
+                "Anonymous complaints: the sender's address is kept only sealed with"
+                " [privacy] seal_key_file, for replies; agents, notifications, reports and"
+                " logs see a pseudonym (Anónimo K7Q2-M9XT), and Cc'd people are not copied.",
+            ),
         ),
         array=True,
     ),
@@ -531,6 +538,18 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 " that joined no ticket, counted from its arrival. Checked daily by the daemon.",
                 minimum=1,
                 maximum=36500,
+            ),
+            Setting(
+                "seal_key_file",
+                "maildesk.seal.key",
+                "File with the key that seals the addresses of anonymous queues (created with"
+                " mode 0600 when missing). Keep it out of the database backup, and keep a copy:"
+                " without it, anonymous requesters cannot be answered.",
+            ),
+            Setting(
+                "seal_key_env",
+                "MAILDESK_SEAL_KEY",
+                "Environment variable that, when set, holds the seal key instead of seal_key_file.",
             ),
         ),
     ),

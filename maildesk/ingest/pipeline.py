@@ -11,11 +11,12 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from maildesk.agentmail import AgentCheck, AgentDesk
+from maildesk.anonymity import Sealer, mask
 from maildesk.clock import Clock
 from maildesk.config import Config, QueueConfig, address_matches, queue_for
 from maildesk.deadlines import Deadlines
@@ -40,6 +41,7 @@ from maildesk.mail.thread import (
     strip_tags,
 )
 from maildesk.mailer import Mail, Mailer
+from maildesk.store import sealed
 from maildesk.store.store import NewMessage, NewTicket, Store
 from maildesk.survey_store import Surveyor
 from maildesk.surveys import Answer
@@ -99,9 +101,18 @@ def dedupe_key(raw: bytes, mail: ParsedMail) -> str:
 
 class Pipeline:
     def __init__(
-        self, config: Config, store: Store, templates: Templates, clock: Clock, secret: bytes
+        self,
+        config: Config,
+        store: Store,
+        templates: Templates,
+        clock: Clock,
+        secret: bytes,
+        sealer: Sealer | None = None,
     ) -> None:
+        if sealer is None and any(q.anonymous for q in config.queues):
+            raise ValueError("an anonymous queue needs the seal key")
         self.config = config
+        self.sealer = sealer
         self.store = store
         self.templates = templates
         self.clock = clock
@@ -137,6 +148,9 @@ class Pipeline:
             log.info("duplicate message-id=<%s> already stored", mail.message_id)
             return Duplicate(duplicate[1], mail.message_id)
         queue, queue_address = self._queue(mail, envelope)
+        real: Address | None = None  # the sender behind the pseudonym, in anonymous queues
+        if queue.anonymous and sender.email not in self.agents:
+            real, sender, mail = self._mask(raw, mail, sender, queue, kind)
         # A bounce names our message only inside the returned copy; that finds its ticket.
         bounced = bounced_message_ids(raw) if kind.kind is MailKind.BOUNCE else []
         choice = choose(self._hits(mail, bounced), sender.email, self.agents, queue.tag)
@@ -145,8 +159,15 @@ class Pipeline:
             answered = self.surveys.mail_answer(mail, sender, now)
             if answered is not None:  # "5", "no se resolvió": recorded, the ticket stays
                 with self.store.transaction():
+                    if real is not None:
+                        raw, envelope = self._seal(raw, envelope, sender, real, now)
                     return self._survey_answer(raw, mail, sender, envelope, key, answered, now)
         choice = self.desk.join_duplicate(choice, mail, sender, queue, kind, now)
+        joined = choice.ticket.queue if choice.ticket else None
+        if real is None and joined and self._anonymous(joined) and agent is None:
+            # Mail that reached an anonymous ticket by our Message-ID, written to another
+            # address or a bounce of our answer: masked all the same.
+            real, sender, mail = self._mask(raw, mail, sender, self.config.queue(joined), kind)
         decision = decide(
             choice,
             now=now,
@@ -156,8 +177,11 @@ class Pipeline:
             reopen_window=timedelta(days=self.config.reopen_days),
         )
         with self.store.transaction():
+            kept = raw  # what the store keeps: sealed in anonymous queues
+            if real is not None:
+                kept, envelope = self._seal(raw, envelope, sender, real, now)
             outcome = self._store(
-                raw, mail, sender, envelope, key, kind, queue, queue_address, decision, agent, now
+                kept, mail, sender, envelope, key, kind, queue, queue_address, decision, agent, now
             )
             if bounced:
                 self._record_bounce(raw, mail, bounced, kind, now)
@@ -172,6 +196,41 @@ class Pipeline:
         return outcome
 
     # -- steps -----------------------------------------------------------------------
+
+    @property
+    def _sealer(self) -> Sealer:
+        if self.sealer is None:  # only anonymous queues mask, and they need the key
+            raise RuntimeError("no seal key loaded")
+        return self.sealer
+
+    def _anonymous(self, queue_name: str) -> bool:
+        return any(q.anonymous for q in self.config.queues if q.name == queue_name)
+
+    def _mask(
+        self,
+        raw: bytes,
+        mail: ParsedMail,
+        sender: Address,
+        queue: QueueConfig,
+        kind: Classification,
+    ) -> tuple[Address, Address, ParsedMail]:
+        """(real sender, pseudonym, the mail as kept) for mail in an anonymous queue."""
+        pseudonym = self._sealer.pseudonym(sender.email, queue.language)
+        # A bounce of our answer names the anonymous requester's address in its text.
+        failed = bounced_recipients(raw) if kind.kind is MailKind.BOUNCE else []
+        also = {a: self._sealer.pseudonym(a, queue.language).name for a in failed}
+        masked = mask(mail, sender, pseudonym, also)
+        to = tuple(a for a in masked.to if self._is_own(a.email))
+        return sender, pseudonym, replace(masked, to=to)
+
+    def _seal(
+        self, raw: bytes, envelope: Envelope, pseudonym: Address, real: Address, now: datetime
+    ) -> tuple[bytes, Envelope]:
+        """Keep ``real`` sealed behind ``pseudonym``; (the raw mail, envelope) to store."""
+        if not real.email:  # a bounce from nobody has no address to keep
+            return self._sealer.seal_raw(raw), envelope
+        sealed.keep(self.store, pseudonym.email, self._sealer.seal(real.email), now)
+        return self._sealer.seal_raw(raw), replace(envelope, mail_from=pseudonym.email)
 
     def _queue(self, mail: ParsedMail, envelope: Envelope) -> tuple[QueueConfig, str]:
         headers = [a.email for a in (*mail.to, *mail.cc)]
@@ -259,6 +318,7 @@ class Pipeline:
         if ticket is not None:
             ref = f"{self._tag_of(existing.queue if existing else queue.name)}#{ticket}"
             if kind.may_answer:
+                # An anonymous sender's mail was masked: its To and Cc hold only our addresses.
                 others = [a.email for a in (*mail.to, *mail.cc) if not self._is_own(a.email)]
                 people = [a for a in (sender.email, *others) if a not in self.agents]
                 self.store.add_participants(ticket, people, "cc")
@@ -345,8 +405,12 @@ class Pipeline:
         kind: Classification,
         now: datetime,
     ) -> None:
-        failed = ", ".join(bounced_recipients(raw)) or "?"
+        addresses = bounced_recipients(raw)
         for row_id, ticket in self.store.bounce_outbox(bounced, kind.reason):
+            named = addresses
+            if ticket is not None and self._anonymous(self.desk.actions.ticket(ticket).queue):
+                named = [self._sealer.alias(a) for a in addresses]
+            failed = ", ".join(named) or "?"
             self.store.add_event(ticket, "bounced", f"outbox row {row_id} to {failed}", now)
             log.warning("outgoing mail bounced: outbox row %d ticket=%s", row_id, ticket)
             if ticket is not None:  # the agents must know the requester did not get it
@@ -393,7 +457,13 @@ class Pipeline:
     def _quarantine(
         self, raw: bytes, envelope: Envelope, reason: str, now: datetime
     ) -> Quarantined:
+        queue = self.config.queue(envelope.queue) if envelope.queue else None
+        queue = queue or (self.route(envelope.recipients) or (None, ""))[0]
         with self.store.transaction():
+            if queue is not None and queue.anonymous:  # held as sealed as if it were stored
+                sender = _envelope_address(envelope.mail_from) or Address("")
+                pseudonym = self._sealer.pseudonym(sender.email, queue.language)
+                raw, envelope = self._seal(raw, envelope, pseudonym, sender, now)
             number = self.store.quarantine(
                 raw,
                 reason=reason,

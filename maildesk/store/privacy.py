@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -214,6 +214,13 @@ def purge_batch(
                 "DELETE FROM events WHERE ticket IS NULL AND kind != 'erasure' AND at < ?",
                 (when,),
             )
+            # A sealed address goes with the last ticket of its pseudonym (in an anonymous
+            # queue, the requester is the ticket's only participant).
+            store.conn.execute(
+                "DELETE FROM sealed_addresses WHERE created_at < ?"
+                " AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.requester = alias)",
+                (when,),
+            )
             remover.free_blobs()
             if dry_run:
                 raise _DryRun
@@ -239,24 +246,32 @@ def _mentions(column: str) -> str:
 
 
 def export(
-    conn: sqlite3.Connection, tags: dict[str, str], address: str, folder: Path
+    conn: sqlite3.Connection,
+    tags: dict[str, str],
+    address: str,
+    folder: Path,
+    *,
+    pseudonym: str | None = None,
+    open_raw: Callable[[bytes], bytes] = lambda raw: raw,
 ) -> dict[str, int]:
     """Write everything held about ``address`` into ``folder``: ``requester.json`` and each
     message as ``messages/<id>.eml`` (quarantined mail as ``quarantine/<id>.eml``).
 
     That is its tickets with all their messages and events, the messages it wrote to,
-    received from or was copied on in other tickets, and its quarantined mail.
+    received from or was copied on in other tickets, and its quarantined mail; and the
+    same under ``pseudonym``, its name in anonymous queues (``open_raw`` opens that mail).
     """
     address = address.strip().lower()
-    numbers = [
+    names = [address, *([pseudonym] if pseudonym else [])]
+    numbers = sorted(
         row[0]
-        for row in conn.execute(
-            "SELECT number FROM tickets WHERE lower(requester) = ? ORDER BY number", (address,)
-        )
-    ]
+        for name in names
+        for row in conn.execute("SELECT number FROM tickets WHERE lower(requester) = ?", (name,))
+    )
     tickets = [t for t in (queries.ticket_detail(conn, tags, n) for n in numbers) if t]
     others = [
         {**dict(row), "to_addrs": json.loads(row[7]), "cc_addrs": json.loads(row[8])}
+        for name in names
         for row in conn.execute(
             "SELECT id, ticket, direction, kind, message_id, from_addr, from_name, to_addrs,"  # noqa: S608
             " cc_addrs, subject, body, sent_at, received_at FROM messages"
@@ -264,15 +279,16 @@ def export(
             " AND (ticket IS NULL OR ticket NOT IN"
             "  (SELECT number FROM tickets WHERE lower(requester) = ?))"
             " ORDER BY id",
-            (address, address, address, address),
+            (name, name, name, name),
         )
     ]
     held = [
         dict(row)
+        for name in names
         for row in conn.execute(
             "SELECT id, received_at, source, reason, envelope_from, size FROM quarantine"
             " WHERE lower(envelope_from) = ? ORDER BY id",
-            (address,),
+            (name,),
         )
     ]
     folder.mkdir(parents=True, exist_ok=True)
@@ -280,24 +296,29 @@ def export(
     for message in [m for t in tickets for m in t["messages"]] + others:
         raw = _raw_message(conn, message["id"])
         if raw is not None:
-            message["eml"] = _write(folder, "messages", message["id"], raw)
+            message["eml"] = _write(folder, "messages", message["id"], open_raw(raw))
             files += 1
     for item in held:
-        item["eml"] = _write(folder, "quarantine", item["id"], _raw_quarantined(conn, item["id"]))
+        raw = open_raw(_raw_quarantined(conn, item["id"]))
+        item["eml"] = _write(folder, "quarantine", item["id"], raw)
         files += 1
     surveys = [
         dict(row)
+        for name in names
         for row in conn.execute(
             "SELECT ticket, sent_at, expires_at, solved, score, comment, recommend,"
             " answered_at, answered_via FROM surveys WHERE requester = ? ORDER BY ticket",
-            (address,),
+            (name,),
         )
     ]
-    opted_out = conn.execute(
-        "SELECT created_at FROM survey_optouts WHERE address = ?", (address,)
-    ).fetchone()
+    opted_out = [
+        row[0]
+        for name in names
+        for row in conn.execute("SELECT created_at FROM survey_optouts WHERE address = ?", (name,))
+    ]
     document = {
         "requester": address,
+        **({"pseudonym": pseudonym} if pseudonym else {}),
         "tickets": tickets,
         "surveys": surveys,
         "surveys_opted_out_at": opted_out[0] if opted_out else None,
@@ -338,7 +359,7 @@ def _raw_quarantined(conn: sqlite3.Connection, item: int) -> bytes:
     return queries.quarantined_raw(conn, item) or b""
 
 
-def erase(store: Store, address: str, now: datetime) -> Removed:
+def erase(store: Store, address: str, now: datetime, *, pseudonym: str | None = None) -> Removed:
     """Remove everything about ``address``; record that an erasure happened, not whose.
 
     Tickets it requested stay as empty shells (number, queue, state, dates) so that
@@ -346,66 +367,74 @@ def erase(store: Store, address: str, now: datetime) -> Removed:
     mail, participants, outbox rows and event details go, and so does anything else
     that points at them. Elsewhere its messages go and its address is taken out of
     participants, recipients, the outbox and quarantine. ``tickets`` in the result
-    counts the shells.
+    counts the shells. ``pseudonym``, the person's name in anonymous queues, is erased the
+    same way, and so is the sealed address behind it.
     """
-    address = address.strip().lower()
+    names = [address.strip().lower(), *([pseudonym] if pseudonym else [])]
     store.conn.execute("PRAGMA secure_delete = ON")
     remover = _Remover(store.conn)
     with store.transaction():
-        tickets = remover.ids("SELECT number FROM tickets WHERE lower(requester) = ?", address)
-        for part in _chunks(tickets):
-            marks = _marks(part)
-            for child, column, _ in remover.keys.get("tickets", []):
-                if child == "events":  # the history stays, without Message-IDs and names
-                    remover._update("events", "detail = ''", column, part)
-                elif child != "tickets":
-                    found = remover.ids(
-                        f"SELECT {column} FROM {child} WHERE {column} IN ({marks})",  # noqa: S608
-                        *part,
-                    )
-                    remover.delete(child, column, found)
-            remover._update(
-                "tickets",
-                f"requester = '{ERASED}', requester_name = '', subject = '', claimed_tag = NULL",
-                "number",
-                part,
-            )
-        remover.removed.tickets = len(tickets)
-        remover.delete(
-            "messages",
-            "id",
-            remover.ids("SELECT id FROM messages WHERE lower(from_addr) = ?", address),
-        )
-        for column in ("to_addrs", "cc_addrs"):
-            rows = store.conn.execute(
-                f"SELECT id, {column} FROM messages WHERE {_mentions(column)}",  # noqa: S608
-                (address,),
-            ).fetchall()
-            for row_id, value in rows:
-                kept = [ERASED if a.lower() == address else a for a in json.loads(value)]
-                store.conn.execute(
-                    f"UPDATE messages SET {column} = ? WHERE id = ?",  # noqa: S608
-                    (json.dumps(kept), row_id),
-                )
-        store.conn.execute("DELETE FROM participants WHERE lower(address) = ?", (address,))
-        store.conn.execute("DELETE FROM survey_optouts WHERE address = ?", (address,))
-        remover.delete(
-            "outbox",
-            "id",
-            remover.ids(
-                f"SELECT id FROM outbox WHERE lower(recipient) = ? OR {_mentions('rcpt_to')}",  # noqa: S608
-                address,
-                address,
-            ),
-        )
-        remover.delete(
-            "quarantine",
-            "id",
-            remover.ids("SELECT id FROM quarantine WHERE lower(envelope_from) = ?", address),
-        )
+        for name in names:
+            _erase(store, remover, name)
+            store.conn.execute("DELETE FROM sealed_addresses WHERE alias = ?", (name,))
         remover.free_blobs()
         store.add_event(None, "erasure", f"a requester's data was erased: {remover.removed}", now)
     # Copy the overwritten pages into the database file now, so the erased text does not
     # wait there for the next automatic checkpoint.
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return remover.removed
+
+
+def _erase(store: Store, remover: _Remover, address: str) -> None:
+    """``erase`` for one address, inside its transaction."""
+    tickets = remover.ids("SELECT number FROM tickets WHERE lower(requester) = ?", address)
+    for part in _chunks(tickets):
+        marks = _marks(part)
+        for child, column, _ in remover.keys.get("tickets", []):
+            if child == "events":  # the history stays, without Message-IDs and names
+                remover._update("events", "detail = ''", column, part)
+            elif child != "tickets":
+                found = remover.ids(
+                    f"SELECT {column} FROM {child} WHERE {column} IN ({marks})",  # noqa: S608
+                    *part,
+                )
+                remover.delete(child, column, found)
+        remover._update(
+            "tickets",
+            f"requester = '{ERASED}', requester_name = '', subject = '', claimed_tag = NULL",
+            "number",
+            part,
+        )
+    remover.removed.tickets += len(tickets)
+    remover.delete(
+        "messages",
+        "id",
+        remover.ids("SELECT id FROM messages WHERE lower(from_addr) = ?", address),
+    )
+    for column in ("to_addrs", "cc_addrs"):
+        rows = store.conn.execute(
+            f"SELECT id, {column} FROM messages WHERE {_mentions(column)}",  # noqa: S608
+            (address,),
+        ).fetchall()
+        for row_id, value in rows:
+            kept = [ERASED if a.lower() == address else a for a in json.loads(value)]
+            store.conn.execute(
+                f"UPDATE messages SET {column} = ? WHERE id = ?",  # noqa: S608
+                (json.dumps(kept), row_id),
+            )
+    store.conn.execute("DELETE FROM participants WHERE lower(address) = ?", (address,))
+    store.conn.execute("DELETE FROM survey_optouts WHERE address = ?", (address,))
+    remover.delete(
+        "outbox",
+        "id",
+        remover.ids(
+            f"SELECT id FROM outbox WHERE lower(recipient) = ? OR {_mentions('rcpt_to')}",  # noqa: S608
+            address,
+            address,
+        ),
+    )
+    remover.delete(
+        "quarantine",
+        "id",
+        remover.ids("SELECT id FROM quarantine WHERE lower(envelope_from) = ?", address),
+    )

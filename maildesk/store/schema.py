@@ -299,6 +299,21 @@ def _report_message_kinds(db: Database) -> None:
     )
 
 
+@migrations(name="0010_sealed_addresses")
+def _sealed_addresses(db: Database) -> None:
+    # The real address behind each pseudonym of an anonymous queue (anonymity.py), sealed
+    # with a key kept outside this file. Nothing else in the store holds it.
+    db.executescript(
+        """
+        CREATE TABLE sealed_addresses (
+            alias TEXT PRIMARY KEY,           -- anon-…@anonymous.invalid
+            sealed BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

@@ -33,6 +33,7 @@ def context(**overrides: Any) -> dict[str, Any]:
         "schedule": schedule_rows(DEFAULT_HOURS),
         "response_hours": 24,
         "timezone": "America/Santo_Domingo",
+        "anonymous": False,
     }
     values.update(overrides)
     return values
@@ -128,3 +129,15 @@ def test_check_reports_syntax_errors_with_file_and_line(tmp_path: Path) -> None:
     problems = Templates(tmp_path, "es").check(["ack.txt.j2"], ["es", "en"])
     assert len(problems) == 1
     assert "ack.txt.j2:2" in problems[0]
+
+
+@pytest.mark.parametrize(("language", "says"), [("es", "buzón es anónimo"), ("en", "is anonymous")])
+def test_an_anonymous_queue_tells_the_sender_what_agents_see(language: str, says: str) -> None:
+    templates = Templates(None, "es")
+    plain = templates.render("ack.txt.j2", language, context())
+    told = templates.render(
+        "ack.txt.j2", language, context(anonymous=True, requester_name="Anónimo K7Q2-M9XT")
+    )
+    assert says not in plain
+    assert says in told
+    assert told.count("Anónimo K7Q2-M9XT") == 2  # the greeting and the pseudonym named
