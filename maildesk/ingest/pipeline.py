@@ -7,20 +7,31 @@ mail it causes are committed together (ARCHITECTURE.md invariants 1-3).
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from maildesk.agentmail import AgentCheck, AgentDesk
-from maildesk.anonymity import Sealer, mask
+from maildesk.anonymity import Sealer
 from maildesk.clock import Clock
 from maildesk.config import Config, QueueConfig, address_matches, queue_for
 from maildesk.deadlines import Deadlines
 from maildesk.errors import MalformedMail
+from maildesk.ingest.inbound import (
+    Duplicate,
+    Envelope,
+    Outcome,
+    Quarantined,
+    Stored,
+    concrete_address,
+    dedupe_key,
+    envelope_address,
+    inbound_row,
+    within_limits,
+)
+from maildesk.ingest.masking import Masked, Masking
 from maildesk.mail.classify import (
     Classification,
     MailKind,
@@ -29,7 +40,7 @@ from maildesk.mail.classify import (
     classify,
 )
 from maildesk.mail.parse import parse
-from maildesk.mail.parsed import Address, Attachment, ParsedMail
+from maildesk.mail.parsed import Address, ParsedMail
 from maildesk.mail.thread import (
     Hit,
     Via,
@@ -41,62 +52,16 @@ from maildesk.mail.thread import (
     strip_tags,
 )
 from maildesk.mailer import Mail, Mailer
-from maildesk.store import sealed
-from maildesk.store.store import NewMessage, NewTicket, Store
+from maildesk.store.store import NewTicket, Store
 from maildesk.survey_store import Surveyor
 from maildesk.surveys import Answer
 from maildesk.templates import Templates
 from maildesk.workflow import Action, Decision, decide
 
+# The sources and the writer take the envelope and the outcomes from here, with accept.
+__all__ = ["Duplicate", "Envelope", "Outcome", "Pipeline", "Quarantined", "Stored"]
+
 log = logging.getLogger(__name__)
-
-# Trace headers differ between two deliveries of the same message; they are left out
-# of the content hash so a retry or a second mailbox still counts as the same mail.
-_BODY_SPLIT = re.compile(rb"\r?\n\r?\n")
-
-
-@dataclass(frozen=True)
-class Envelope:
-    mail_from: str | None  # SMTP MAIL FROM ("" for the null sender); None when unknown
-    recipients: Sequence[str]  # SMTP RCPT TO; empty for IMAP (the account names the queue)
-    source: str  # "smtp", "lmtp", "imap:info"
-    queue: str | None = None  # forced by the source (an IMAP account feeds one queue)
-
-
-@dataclass(frozen=True)
-class Stored:
-    ticket: int | None
-    action: Action
-    message_id: str
-    ref: str  # "INFO#42", or "" when the message joined no ticket
-    acknowledged: bool
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    ticket: int | None
-    message_id: str
-
-
-@dataclass(frozen=True)
-class Quarantined:
-    quarantine_id: int
-    reason: str
-
-
-Outcome = Stored | Duplicate | Quarantined
-
-
-def dedupe_key(raw: bytes, mail: ParsedMail) -> str:
-    """Message-ID plus a hash of what the sender wrote (not of the trace headers)."""
-    parts = _BODY_SPLIT.split(raw, maxsplit=1)
-    body = parts[1] if len(parts) == 2 else b""
-    digest = hashlib.sha256()
-    if not mail.message_id:  # without an id, the visible headers tell two mails apart
-        for name in ("from", "date", "subject", "to"):
-            digest.update(mail.header(name).encode("utf-8", "replace") + b"\n")
-    digest.update(body.replace(b"\r\n", b"\n").rstrip())
-    return f"{mail.message_id}\n{digest.hexdigest()}"
 
 
 class Pipeline:
@@ -109,10 +74,7 @@ class Pipeline:
         secret: bytes,
         sealer: Sealer | None = None,
     ) -> None:
-        if sealer is None and any(q.anonymous for q in config.queues):
-            raise ValueError("an anonymous queue needs the seal key")
         self.config = config
-        self.sealer = sealer
         self.store = store
         self.templates = templates
         self.clock = clock
@@ -124,6 +86,7 @@ class Pipeline:
         self.deadlines = Deadlines(config, store)  # the service-level clocks of each ticket
         self.desk = AgentDesk(config, store, templates, self.mailer)
         self.surveys = Surveyor(config, store, self.mailer)
+        self.masking = Masking(config, store, sealer, self._is_own)
 
     def route(self, recipients: Sequence[str]) -> tuple[QueueConfig, str] | None:
         return queue_for(self.config, list(recipients))
@@ -135,7 +98,7 @@ class Pipeline:
         except MalformedMail as exc:
             return self._quarantine(raw, envelope, str(exc), now)
         kind = classify(mail, envelope_sender=envelope.mail_from, own_addresses=self.own)
-        sender = mail.sender or _envelope_address(envelope.mail_from)
+        sender = mail.sender or envelope_address(envelope.mail_from)
         if sender is None:
             if kind.may_open_ticket:
                 return self._quarantine(
@@ -148,9 +111,10 @@ class Pipeline:
             log.info("duplicate message-id=<%s> already stored", mail.message_id)
             return Duplicate(duplicate[1], mail.message_id)
         queue, queue_address = self._queue(mail, envelope)
-        real: Address | None = None  # the sender behind the pseudonym, in anonymous queues
+        masked: Masked | None = None  # in anonymous queues
         if queue.anonymous and sender.email not in self.agents:
-            real, sender, mail = self._mask(raw, mail, sender, queue, kind)
+            masked = self.masking.mask(raw, mail, sender, queue, kind)
+            sender, mail = masked.sender, masked.mail
         # A bounce names our message only inside the returned copy; that finds its ticket.
         bounced = bounced_message_ids(raw) if kind.kind is MailKind.BOUNCE else []
         choice = choose(self._hits(mail, bounced), sender.email, self.agents, queue.tag)
@@ -159,15 +123,15 @@ class Pipeline:
             answered = self.surveys.mail_answer(mail, sender, now)
             if answered is not None:  # "5", "no se resolvió": recorded, the ticket stays
                 with self.store.transaction():
-                    if real is not None:
-                        raw, envelope = self._seal(raw, envelope, sender, real, now)
-                    return self._survey_answer(raw, mail, sender, envelope, key, answered, now)
+                    kept, envelope = self._kept(raw, envelope, masked, now)
+                    return self._survey_answer(kept, mail, sender, envelope, key, answered, now)
         choice = self.desk.join_duplicate(choice, mail, sender, queue, kind, now)
         joined = choice.ticket.queue if choice.ticket else None
-        if real is None and joined and self._anonymous(joined) and agent is None:
+        if not masked and joined and self.masking.anonymous(joined) and agent is None:
             # Mail that reached an anonymous ticket by our Message-ID, written to another
             # address or a bounce of our answer: masked all the same.
-            real, sender, mail = self._mask(raw, mail, sender, self.config.queue(joined), kind)
+            masked = self.masking.mask(raw, mail, sender, self.config.queue(joined), kind)
+            sender, mail = masked.sender, masked.mail
         decision = decide(
             choice,
             now=now,
@@ -177,9 +141,7 @@ class Pipeline:
             reopen_window=timedelta(days=self.config.reopen_days),
         )
         with self.store.transaction():
-            kept = raw  # what the store keeps: sealed in anonymous queues
-            if real is not None:
-                kept, envelope = self._seal(raw, envelope, sender, real, now)
+            kept, envelope = self._kept(raw, envelope, masked, now)
             outcome = self._store(
                 kept, mail, sender, envelope, key, kind, queue, queue_address, decision, agent, now
             )
@@ -197,40 +159,16 @@ class Pipeline:
 
     # -- steps -----------------------------------------------------------------------
 
-    @property
-    def _sealer(self) -> Sealer:
-        if self.sealer is None:  # only anonymous queues mask, and they need the key
-            raise RuntimeError("no seal key loaded")
-        return self.sealer
-
-    def _anonymous(self, queue_name: str) -> bool:
-        return any(q.anonymous for q in self.config.queues if q.name == queue_name)
-
-    def _mask(
-        self,
-        raw: bytes,
-        mail: ParsedMail,
-        sender: Address,
-        queue: QueueConfig,
-        kind: Classification,
-    ) -> tuple[Address, Address, ParsedMail]:
-        """(real sender, pseudonym, the mail as kept) for mail in an anonymous queue."""
-        pseudonym = self._sealer.pseudonym(sender.email, queue.language)
-        # A bounce of our answer names the anonymous requester's address in its text.
-        failed = bounced_recipients(raw) if kind.kind is MailKind.BOUNCE else []
-        also = {a: self._sealer.pseudonym(a, queue.language).name for a in failed}
-        masked = mask(mail, sender, pseudonym, also)
-        to = tuple(a for a in masked.to if self._is_own(a.email))
-        return sender, pseudonym, replace(masked, to=to)
-
-    def _seal(
-        self, raw: bytes, envelope: Envelope, pseudonym: Address, real: Address, now: datetime
+    def _kept(
+        self, raw: bytes, envelope: Envelope, masked: Masked | None, now: datetime
     ) -> tuple[bytes, Envelope]:
-        """Keep ``real`` sealed behind ``pseudonym``; (the raw mail, envelope) to store."""
-        if not real.email:  # a bounce from nobody has no address to keep
-            return self._sealer.seal_raw(raw), envelope
-        sealed.keep(self.store, pseudonym.email, self._sealer.seal(real.email), now)
-        return self._sealer.seal_raw(raw), replace(envelope, mail_from=pseudonym.email)
+        """The raw mail and envelope as the store keeps them: sealed in anonymous queues."""
+        if masked is None:
+            return raw, envelope
+        kept, mail_from = self.masking.seal(
+            raw, envelope.mail_from, masked.real, masked.sender, now
+        )
+        return kept, replace(envelope, mail_from=mail_from)
 
     def _queue(self, mail: ParsedMail, envelope: Envelope) -> tuple[QueueConfig, str]:
         headers = [a.email for a in (*mail.to, *mail.cc)]
@@ -239,11 +177,11 @@ class Pipeline:
             matched = next(
                 (h for h in headers if any(address_matches(p, h) for p in queue.addresses)), None
             )
-            return queue, matched or _concrete_address(queue)
+            return queue, matched or concrete_address(queue)
         routed = self.route(envelope.recipients) or self.route(headers)
         if routed is None:  # the listener refuses such recipients; be safe anyway
             queue = self.config.queues[0]
-            return queue, _concrete_address(queue)
+            return queue, concrete_address(queue)
         return routed
 
     def _hits(self, mail: ParsedMail, bounced: Sequence[str] = ()) -> list[Hit]:
@@ -303,7 +241,7 @@ class Pipeline:
                 self.store.touch(existing.number, now)
         note = "; ".join(filter(None, [kind.reason, ", ".join(mail.defects)]))
         message = self.store.insert_message(
-            _inbound(ticket, kind.kind.value, mail, sender, envelope, key, raw_sha, note), now
+            inbound_row(ticket, kind.kind.value, mail, sender, envelope, key, raw_sha, note), now
         )
         kept, refused = within_limits(
             mail.attachments,
@@ -387,7 +325,7 @@ class Pipeline:
         number, answer = answered
         raw_sha = self.store.put_blob(raw)
         self.store.insert_message(
-            _inbound(number, "survey", mail, sender, envelope, key, raw_sha), now
+            inbound_row(number, "survey", mail, sender, envelope, key, raw_sha), now
         )
         recorded = self.surveys.record(number, answer, "mail", now)
         log.info("stored ticket=%s survey answer message-id=<%s>", recorded.ref, mail.message_id)
@@ -408,8 +346,8 @@ class Pipeline:
         addresses = bounced_recipients(raw)
         for row_id, ticket in self.store.bounce_outbox(bounced, kind.reason):
             named = addresses
-            if ticket is not None and self._anonymous(self.desk.actions.ticket(ticket).queue):
-                named = [self._sealer.alias(a) for a in addresses]
+            if ticket is not None:
+                named = self.masking.named(addresses, self.desk.actions.ticket(ticket).queue)
             failed = ", ".join(named) or "?"
             self.store.add_event(ticket, "bounced", f"outbox row {row_id} to {failed}", now)
             log.warning("outgoing mail bounced: outbox row %d ticket=%s", row_id, ticket)
@@ -460,10 +398,9 @@ class Pipeline:
         queue = self.config.queue(envelope.queue) if envelope.queue else None
         queue = queue or (self.route(envelope.recipients) or (None, ""))[0]
         with self.store.transaction():
-            if queue is not None and queue.anonymous:  # held as sealed as if it were stored
-                sender = _envelope_address(envelope.mail_from) or Address("")
-                pseudonym = self._sealer.pseudonym(sender.email, queue.language)
-                raw, envelope = self._seal(raw, envelope, pseudonym, sender, now)
+            if queue is not None and queue.anonymous:
+                raw, mail_from = self.masking.held(raw, envelope.mail_from, queue, now)
+                envelope = replace(envelope, mail_from=mail_from)
             number = self.store.quarantine(
                 raw,
                 reason=reason,
@@ -481,62 +418,3 @@ class Pipeline:
     def _tag_of(self, queue_name: str) -> str:
         # A queue removed from the config keeps its tickets; their tag falls back to the name.
         return next((q.tag for q in self.config.queues if q.name == queue_name), queue_name.upper())
-
-
-def within_limits(
-    attachments: Sequence[Attachment], max_count: int, max_bytes: int
-) -> tuple[list[Attachment], list[Attachment]]:
-    """(kept, refused): attachments in order until the count or total size would overflow."""
-    kept: list[Attachment] = []
-    refused: list[Attachment] = []
-    total = 0
-    for attachment in attachments:
-        size = len(attachment.payload)
-        if len(kept) < max_count and total + size <= max_bytes:
-            kept.append(attachment)
-            total += size
-        else:
-            refused.append(attachment)
-    return kept, refused
-
-
-def _inbound(
-    ticket: int | None,
-    kind: str,
-    mail: ParsedMail,
-    sender: Address,
-    envelope: Envelope,
-    key: str,
-    raw_sha: str,
-    note: str = "",
-) -> NewMessage:
-    """The row of a message that came in."""
-    return NewMessage(
-        ticket=ticket,
-        direction="in",
-        kind=kind,
-        message_id=mail.message_id,
-        dedupe_key=key,
-        from_addr=sender.email,
-        from_name=sender.name,
-        to_addrs=[a.email for a in mail.to],
-        cc_addrs=[a.email for a in mail.cc],
-        subject=mail.subject,
-        body=mail.text,
-        sent_at=mail.date,
-        source=envelope.source,
-        envelope_from=envelope.mail_from,
-        raw_sha256=raw_sha,
-        note=note,
-    )
-
-
-def _envelope_address(mail_from: str | None) -> Address | None:
-    if mail_from and "@" in mail_from:
-        return Address(mail_from.strip("<>").lower())
-    return None
-
-
-def _concrete_address(queue: QueueConfig) -> str:
-    concrete = next((a for a in queue.addresses if not a.endswith("@*")), None)
-    return (concrete or queue.addresses[0].replace("@*", "@localhost")).lower()
