@@ -268,8 +268,11 @@ class Actions:
         until = None
         detail = f"{state.value} by {actor.label}"
         if state is State.PENDING:
-            until = now + timedelta(days=days or self.queue_of(ticket).pending_days)
-            detail += f", reminder due {until.isoformat(timespec='minutes')}"
+            days = days or self.queue_of(ticket).pending_days
+            # Without days, the reminder follows [sla] pending_reminder_days (working days).
+            until = now + timedelta(days=days) if days else None
+            if until is not None:
+                detail += f", reminder due {until.isoformat(timespec='minutes')}"
         tickets.change_state(self.store, ticket.number, state, now, until)
         self.store.add_event(ticket.number, "state", detail, now)
         if state is State.CLOSED and survey:  # the requester is asked whether it was solved

@@ -121,7 +121,7 @@ class QueueConfig:
     groups: tuple[str, ...] = ()
     rota: Rota = field(default_factory=Rota)
     notify_attachments: Literal["attach", "list"] = "attach"
-    pending_days: int = 7
+    pending_days: int = 0
     duplicate_hours: int = 72
     anonymous: bool = False
 

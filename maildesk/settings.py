@@ -329,10 +329,10 @@ SECTIONS: Final[tuple[Section, ...]] = (
             ),
             Setting(
                 "pending_days",
-                7,
+                0,
                 "Days #pending waits for the requester when no number is given; then a reminder"
-                " is due.",
-                minimum=1,
+                " is due. 0: [sla] pending_reminder_days working days.",
+                minimum=0,
                 maximum=365,
             ),
             Setting(

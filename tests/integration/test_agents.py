@@ -10,19 +10,21 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from maildesk.clock import FakeClock
 from maildesk.config import Config, parse
 from maildesk.ingest.pipeline import Envelope, Pipeline, Stored
-from maildesk.store.store import Store
+from maildesk.store.store import Store, from_iso
 from maildesk.templates import Templates
 from tests.support.messages import parse_mail, text_of, to_of
 
 SECRET = b"agents-test-secret-0123456789abc"
 # Friday 20 November 2026, 10:00 in Santo Domingo.
 FRIDAY = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+ZONE = ZoneInfo("America/Santo_Domingo")  # the default calendar's
 CONFIG = """
 [[queues]]
 name = "info"
@@ -455,14 +457,15 @@ def test_state_commands_with_a_reply(
         )
 
 
-def test_pending_without_days_uses_the_queue_default(
+def test_pending_without_days_reminds_after_the_sla_working_days(
     pipeline: Pipeline, store: Store, clock: FakeClock
 ) -> None:
     stored(pipeline.accept(build(), smtp()))
     stored(pipeline.accept(agent_reply(store, "#pending"), smtp()))
-    assert ticket(store)["pending_until"] == (clock.now() + timedelta(days=7)).isoformat(
-        timespec="microseconds"
-    )
+    row = ticket(store)
+    assert row["pending_until"] is None
+    # Friday 20 Nov 2026, 10:00 in Santo Domingo: three working days on is Wednesday.
+    assert from_iso(row["followup_at"]) == datetime(2026, 11, 25, 10, tzinfo=ZONE)
     assert mails(store, "reply") == []  # commands only: nothing to relay
 
 

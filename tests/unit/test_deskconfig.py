@@ -37,7 +37,7 @@ def test_a_full_desk_builds() -> None:
     config = parse(
         QUEUE + 'groups = ["secretaria", "becas"]\nrota_mon = ["ana pérez", "luis@uni.example"]\n'
         'rotation = ["aperez@uni.example", "Luis"]\nrotation_start = "2026-01-05"\n'
-        'notify_attachments = "list"\nduplicate_hours = 0\n'
+        'notify_attachments = "list"\nduplicate_hours = 0\npending_days = 5\n'
         + AGENTS
         + '[[categories]]\nname = "becas"\nack_template = "ack_becas.txt.j2"\n'
         '[[routes]]\nsubject_keywords = ["beca"]\nsender_domains = ["@Uni.Example"]\n'
@@ -51,7 +51,7 @@ def test_a_full_desk_builds() -> None:
     assert queue.rota.days[0] == ("ana@uni.example", "luis@uni.example")
     assert queue.rota.rotation == ("ana@uni.example", "luis@uni.example")
     assert queue.rota.start == date(2026, 1, 5)
-    assert (queue.notify_attachments, queue.pending_days, queue.duplicate_hours) == ("list", 7, 0)
+    assert (queue.notify_attachments, queue.pending_days, queue.duplicate_hours) == ("list", 5, 0)
     ana, luis = config.agents
     assert (ana.address, ana.addresses, ana.groups, ana.coordinator) == (
         "ana@uni.example",
