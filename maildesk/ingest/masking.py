@@ -9,7 +9,8 @@ from datetime import datetime
 
 from maildesk.anonymity import Sealer, mask
 from maildesk.config import Config, QueueConfig
-from maildesk.mail.classify import Classification, MailKind, bounced_recipients
+from maildesk.mail.bounces import bounced_recipients
+from maildesk.mail.classify import Classification, MailKind
 from maildesk.mail.parsed import Address, ParsedMail
 from maildesk.store import sealed
 from maildesk.store.store import Store

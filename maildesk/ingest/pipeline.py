@@ -32,13 +32,8 @@ from maildesk.ingest.inbound import (
     within_limits,
 )
 from maildesk.ingest.masking import Masked, Masking
-from maildesk.mail.classify import (
-    Classification,
-    MailKind,
-    bounced_message_ids,
-    bounced_recipients,
-    classify,
-)
+from maildesk.mail.bounces import bounced_message_ids, bounced_recipients
+from maildesk.mail.classify import Classification, MailKind, classify
 from maildesk.mail.parse import parse
 from maildesk.mail.parsed import Address, ParsedMail
 from maildesk.mail.thread import (

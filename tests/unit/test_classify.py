@@ -16,13 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import maildesk.mail.classify as classify_module
-from maildesk.mail.classify import (
-    Classification,
-    MailKind,
-    bounced_message_ids,
-    bounced_recipients,
-    classify,
-)
+from maildesk.mail.bounces import bounced_message_ids, bounced_recipients
+from maildesk.mail.classify import Classification, MailKind, classify
 from maildesk.mail.parsed import Address, Attachment, ParsedMail
 
 OWN = frozenset({"info@example.edu", "soporte@*"})

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "maildesk"
 PURE = [
     "mail/thread.py",
     "mail/classify.py",
+    "mail/bounces.py",
     "mail/commands.py",
     "mail/quotes.py",
     "mail/compose.py",
@@ -27,6 +28,7 @@ PURE = [
     "routing.py",
     "deskconfig.py",
     "surveys.py",
+    "anonymity.py",
 ]
 FORBIDDEN = {
     "maildesk.store",
