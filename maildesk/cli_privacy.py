@@ -17,6 +17,7 @@ from maildesk.clock import SystemClock
 from maildesk.errors import MaildeskError
 from maildesk.secret import load_sealer
 from maildesk.store import privacy
+from maildesk.store.export import export as export_requester
 from maildesk.store.store import Store
 
 
@@ -56,7 +57,7 @@ def export(obj: _Context, requester: str, outdir: Path) -> None:
         sealer = load_sealer(config)
         pseudonym = sealer.alias(requester) if sealer and not is_alias(requester) else None
         with _readonly(config) as conn:
-            found = privacy.export(
+            found = export_requester(
                 conn,
                 _tags(config),
                 requester,

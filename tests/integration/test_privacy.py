@@ -19,7 +19,7 @@ from maildesk.clock import FakeClock, SystemClock
 from maildesk.config import Config, parse
 from maildesk.ingest.pipeline import Envelope, Pipeline, Quarantined, Stored
 from maildesk.model import State
-from maildesk.store import privacy
+from maildesk.store import export, privacy
 from maildesk.store.store import Store
 from maildesk.templates import Templates
 from tests.support.daemon import mail
@@ -146,7 +146,7 @@ def test_export_writes_json_and_every_message_as_eml(desk: Desk, tmp_path: Path)
     conn = sqlite3.connect(desk.config.database)
     conn.row_factory = sqlite3.Row
     try:
-        found = privacy.export(conn, {"info": "INFO"}, "ANA@alumnos.example", folder)
+        found = export.export(conn, {"info": "INFO"}, "ANA@alumnos.example", folder)
     finally:
         conn.close()
     document = json.loads((folder / "requester.json").read_text(encoding="utf-8"))

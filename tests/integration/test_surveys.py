@@ -15,7 +15,7 @@ from maildesk.clock import FakeClock
 from maildesk.config import Config, parse
 from maildesk.ingest.pipeline import Pipeline, Stored
 from maildesk.model import State
-from maildesk.store import privacy, tickets
+from maildesk.store import export, privacy, tickets
 from maildesk.store.store import Store
 from maildesk.survey_store import Surveyor
 from maildesk.surveys import Answer
@@ -203,7 +203,7 @@ def test_export_holds_the_answers_and_erasure_removes_them_and_the_opt_out(
     with store.transaction():
         surveyor.record(number, Answer(solved=True, score=4, comment="bien"), "web", clock.now())
         surveyor.opt_out("ana@alumnos.example", clock.now())
-    privacy.export(store.conn, {"info": "INFO"}, "ana@alumnos.example", tmp_path / "export")
+    export.export(store.conn, {"info": "INFO"}, "ana@alumnos.example", tmp_path / "export")
     document = json.loads((tmp_path / "export" / "requester.json").read_text(encoding="utf-8"))
     assert [(s["ticket"], s["score"], s["comment"]) for s in document["surveys"]] == [
         (number, 4, "bien")
