@@ -37,9 +37,11 @@ class Daemon:
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.config = folder / "config.toml"
+        # The HTTP listener too gets a free port: a daemon on the defaults may be running.
+        http = "" if "[http]" in extra_config else f"[http]\nport = {free_port()}\n\n"
         self.config.write_text(
             '[maildesk]\norganization = "Universidad de Prueba"\n\n'
-            f"[listener]\nport = {self.port}\n\n{extra_config}\n{queues_toml()}",
+            f"{http}[listener]\nport = {self.port}\n\n{extra_config}\n{queues_toml()}",
             encoding="utf-8",
         )
         self.log_path = folder / "daemon.log"
