@@ -274,9 +274,12 @@ def test_a_bad_config_names_the_key_and_the_daemon_refuses_to_start(tmp_path: Pa
 
 
 def test_with_no_config_it_runs_on_the_embedded_default(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 8025)) == 0:
-            pytest.fail("port 8025 is taken by another program; the default cannot be tested")
+    for port in (8025, 8026):  # SMTP and HTTP
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(
+                    f"port {port} is taken by another program; the default cannot be tested"
+                )
     process = subprocess.Popen(
         [sys.executable, "-m", "maildesk", "run"],
         cwd=tmp_path,
