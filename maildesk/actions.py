@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from maildesk.agents import Directory, audience, marker, refused
+from maildesk.anonymity import is_alias
 from maildesk.config import AgentConfig, Config, QueueConfig
 from maildesk.errors import MaildeskError
 from maildesk.mail.commands import (
@@ -279,6 +280,13 @@ class Actions:
             Surveyor(self.config, self.store, self.mailer).offer(ticket.number, now)
 
     def merge(self, ticket: TicketInfo, into: TicketInfo, actor: Actor, now: datetime) -> None:
+        if is_alias(ticket.requester) != is_alias(into.requester):
+            # Merged, one requester's mail would reach the other: an anonymous complainant
+            # would be written to under another ticket, or name themselves by writing to it.
+            raise ActionError(
+                f"ticket {ticket.number} and ticket {into.number} cannot be merged:"
+                " one is an anonymous complaint and the other is not"
+            )
         tickets.merge(self.store, ticket.number, into.number, now)
         self.store.add_event(ticket.number, "merged", f"into {into.number} by {actor.label}", now)
         self.store.add_event(into.number, "merged", f"{ticket.number} by {actor.label}", now)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from maildesk.actions import ActionError, Actor
 from maildesk.anonymity import Sealer, is_alias
 from maildesk.clock import FakeClock
 from maildesk.config import Config, parse
@@ -212,3 +213,23 @@ def test_an_erased_or_foreign_seal_is_never_delivered(store: Store) -> None:
             store, Sealer(b"another key, not the one it was sealed with"), [alias]
         )
     assert sealed.open_recipients(store, SEALER, [alias]) == [REAL]
+
+
+def test_an_anonymous_complaint_and_an_ordinary_ticket_are_never_merged(
+    pipeline: Pipeline, store: Store
+) -> None:
+    pipeline.accept(complaint(), smtp())
+    ordinary = EmailMessage()
+    ordinary["From"] = "Luis <luis@alumnos.example>"
+    ordinary["To"] = "info@uni.example"
+    ordinary["Subject"] = "Horario"
+    ordinary["Message-ID"] = "<i1@alumnos.example>"
+    ordinary.set_content("¿A qué hora abre la biblioteca?")
+    pipeline.accept(ordinary.as_bytes(), smtp("info@uni.example"))
+    actions = pipeline.desk.actions
+    now = datetime(2026, 11, 20, 15, tzinfo=UTC)
+    for one, other in ((1, 2), (2, 1)):
+        with pytest.raises(ActionError, match="anonymous complaint"):
+            actions.merge(actions.ticket(one), actions.ticket(other), Actor.of(None), now)
+    merged = store.conn.execute("SELECT count(*) FROM tickets WHERE merged_into IS NOT NULL")
+    assert merged.fetchone()[0] == 0
