@@ -174,6 +174,13 @@ class Daemon:
         heartbeat = asyncio.create_task(self._heartbeat())
         self.ready = True
         log.info("maildesk ready: %s", self._describe(server is not None))
+        anonymous = [q.name for q in self.config.queues if q.anonymous]
+        if anonymous and self.config.outgoing.transport != "smtp":
+            log.warning(
+                "anonymous queue(s) %s: answers go to the outbox folder addressed to"
+                ' pseudonyms and reach nobody; set [outgoing] transport = "smtp"',
+                ", ".join(anonymous),
+            )
         self.notifier.ready(self._status())
         await self._stop.wait()
         await self._shutdown(handler, server, threads, sending, chores)

@@ -5,6 +5,7 @@ listings, reports, logs and the database itself never hold their name or address
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import EmailMessage
@@ -218,9 +219,20 @@ def test_the_person_can_export_and_erase_what_is_held_under_their_pseudonym(
     assert "0 ticket(s), 0 message(s)" in again
 
 
-def test_check_says_an_anonymous_queue_is_answered_only_through_the_relay(tmp_path: Path) -> None:
+def test_check_and_the_daemon_say_an_anonymous_queue_is_answered_only_through_the_relay(
+    tmp_path: Path,
+) -> None:
     desk = Maildesk(tmp_path / "desk", extra_config=CONFIG, queues=QUEUES)
     result = desk.cli("check", check=False)
     assert result.returncode != 0
     assert "key 'queues.anonymous'" in result.stderr
     assert 'transport = "smtp"' in result.stderr
+    desk.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "maildesk ready" not in desk.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        assert desk.stop() == 0, desk.log()
+    assert "anonymous queue(s) quejas: answers go to the outbox folder" in desk.log()
+    assert (desk.folder / "maildesk.seal.key").stat().st_mode & 0o777 == 0o600
