@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,11 @@ class Scheduler:
         self._scheduler: Any = None
         self._stopping = False
         self._lock = threading.Lock()
+        # Runs under way. APScheduler's shutdown holds its job-store lock while it waits
+        # for them, so a run must be over before it begins: a run that asks the scheduler
+        # anything (the next run time, a new interval) would wait for that lock forever.
+        self._active = 0
+        self._idle = threading.Condition()
         # For /healthz, read from the HTTP threads: replaced whole, never changed in place.
         self.states: dict[str, JobState] = {}
 
@@ -94,7 +100,27 @@ class Scheduler:
             self._state(job.id)
         log.info("sweeps every %g s: reminders, escalations, follow-ups", self.interval)
 
+    @contextmanager
+    def _running(self) -> Iterator[bool]:
+        """Whether this run may go on; shutdown waits for the runs inside."""
+        with self._idle:
+            if self._stopping:
+                yield False
+                return
+            self._active += 1
+        try:
+            yield True
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
     def _run(self, name: str, sweep: Callable[[Sweeps, datetime], SweepReport]) -> None:
+        with self._running() as allowed:
+            if allowed:
+                self._sweep(name, sweep)
+
+    def _sweep(self, name: str, sweep: Callable[[Sweeps, datetime], SweepReport]) -> None:
         self._state(name, state="running", last_run=iso(self.clock.now()))
         done = SweepReport()
         result = ""
@@ -114,8 +140,13 @@ class Scheduler:
         self._state(name, state="scheduled", last_result=result or _summary(done))
 
     def _run_monthly(self) -> None:
+        with self._running() as allowed:
+            if allowed:
+                self._monthly()
+
+    def _monthly(self) -> None:
         monthly = self.monthly
-        if monthly is None or self._stopping:
+        if monthly is None:
             return
         self._state("monthly-report", state="running", last_run=iso(self.clock.now()))
         try:
@@ -151,7 +182,10 @@ class Scheduler:
 
     def shutdown(self) -> None:
         """Stop the jobs, waiting for a running sweep (the writer is still up)."""
-        self._stopping = True  # a catch-up in parts stops after the part under way
+        with self._idle:
+            self._stopping = True  # a catch-up in parts stops after the part under way
+            while self._active:
+                self._idle.wait()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -83,4 +84,39 @@ def escalations_after_close(database: Path) -> int:
         row = store.conn.execute("SELECT count(*) FROM outbox WHERE kind = 'escalation'")
         return int(row.fetchone()[0])
     finally:
+        store.close()
+
+
+def test_shutdown_during_a_run_that_changes_the_interval_ends(tmp_path: Path) -> None:
+    """The run ends by asking the scheduler things; shutdown must still come back."""
+    config = parse(CONFIG, path=None, base_dir=tmp_path)
+    clock = FakeClock(FRIDAY)
+    store = Store(config.database)
+    pipeline = Pipeline(
+        config, store, Templates(None, "es"), clock, b"scheduler-test-secret-0123456"
+    )
+    writer = Writer(store, pipeline)
+    inside, release = threading.Event(), threading.Event()
+
+    def sweeps() -> Sweeps:  # the first run waits here until shutdown has begun
+        inside.set()
+        release.wait(10)
+        return Sweeps(config, store, pipeline.mailer, pipeline.deadlines)
+
+    scheduler = Scheduler(sweeps, writer.submit, clock, interval=3600)
+    scheduler.start()
+    try:
+        assert inside.wait(10)
+        stopping = threading.Thread(target=scheduler.shutdown, daemon=True)
+        stopping.start()
+        time.sleep(0.2)  # shutdown is now waiting for the run
+        release.set()
+        stopping.join(20)
+        assert not stopping.is_alive(), "shutdown waits forever for a run"
+        states = scheduler.states
+        assert states["sla"].state == "scheduled"
+        assert states["sla"].last_result  # the run recorded what it did
+    finally:
+        release.set()
+        writer.close()
         store.close()
