@@ -274,12 +274,13 @@ def test_a_bad_config_names_the_key_and_the_daemon_refuses_to_start(tmp_path: Pa
 
 
 def test_with_no_config_it_runs_on_the_embedded_default(tmp_path: Path) -> None:
-    for port in (8025, 8026):  # SMTP and HTTP
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                pytest.fail(
-                    f"port {port} is taken by another program; the default cannot be tested"
-                )
+    # The default ports (SMTP, HTTP) may be held for a moment by another daemon on this
+    # machine; wait a little for them, then fail loudly.
+    deadline = time.monotonic() + 30
+    while taken := [p for p in (8025, 8026) if _listening(p)]:
+        if time.monotonic() > deadline:
+            pytest.fail(f"port(s) {taken} taken by another program; the default cannot be tested")
+        time.sleep(0.5)
     process = subprocess.Popen(
         [sys.executable, "-m", "maildesk", "run"],
         cwd=tmp_path,
@@ -362,3 +363,8 @@ def test_lmtp_answers_once_per_recipient(tmp_path: Path) -> None:
         assert [(t["queue"], t["subject"]) for t in desk.json("tickets")] == [("info", "Por LMTP")]
     finally:
         assert desk.stop() == 0
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
