@@ -166,5 +166,7 @@ def mask(
         reply_to=(),
         text=clean(mail.text),
         html=clean(mail.html),
+        # A file's content stays as sent; its name is often the sender's ("CV Ana Ruiz.pdf").
+        attachments=tuple(replace(a, filename=clean(a.filename)) for a in mail.attachments),
         headers=(("from", f"{alias.name} <{alias.email}>"), *headers),
     )

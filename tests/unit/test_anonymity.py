@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from maildesk.anonymity import Sealer, SealError, is_alias, is_sealed_raw, mask, redact
 from maildesk.mail.parse import parse
+from maildesk.mail.parsed import Attachment
 
 KEY = b"k" * 32
 RAW = (
@@ -88,6 +91,7 @@ def test_redact_with_nothing_to_redact_changes_nothing() -> None:
 def test_a_masked_mail_names_only_the_pseudonym() -> None:
     sealer = Sealer(KEY)
     mail = parse(RAW)
+    mail = replace(mail, attachments=(Attachment("CV Ana Ruiz Domínguez.pdf", "x/y", b"%PDF"),))
     assert mail.sender is not None
     pseudonym = sealer.pseudonym(mail.sender.email, "es")
     masked = mask(mail, mail.sender, pseudonym, {"pepe@otro.example": "Anónimo 2"})
@@ -95,6 +99,7 @@ def test_a_masked_mail_names_only_the_pseudonym() -> None:
     assert (masked.cc, masked.reply_to) == ((), ())
     assert masked.subject == f"Queja de {pseudonym.name}"
     assert "El profesor no vino." in masked.text
+    assert masked.attachments == (Attachment(f"CV {pseudonym.name}.pdf", "x/y", b"%PDF"),)
     assert masked.text.count(pseudonym.name) == 2  # the signature and the address
     names = [name for name, _ in masked.headers]
     assert not {"received", "sender", "reply-to"} & set(names)
