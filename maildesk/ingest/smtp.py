@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +26,11 @@ Accept = Callable[[bytes, Envelope], Awaitable[Outcome]]
 Route = Callable[[str], bool]
 
 TEMPORARY_FAILURE = "451 4.3.0 Temporary local problem, please try again later"
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
+# "<local@domain>" as nearly every client writes it in MAIL FROM and RCPT TO.
+_PLAIN_PATH = re.compile(rf"<({_DOT_ATOM}@{_DOT_ATOM})>")
 
 
 class Handler:
@@ -113,6 +119,22 @@ class _LoggingSize:
         handler = getattr(self, "event_handler", None)
         if isinstance(handler, Handler):
             handler.sessions.add(self)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd reads every address with the email package's RFC 5322 parser and
+        # defines a class on each call: a tenth of the event loop's time under load. A
+        # plain "<local@domain>" gets the same answer from a regex; the rest goes there.
+        match = _PLAIN_PATH.match(arg)
+        if match is None:
+            return super()._getaddr(arg)  # type: ignore[misc,no-any-return]
+        rest = arg[match.end() :].lstrip(" \t")
+        if rest.startswith("("):  # a comment after the address: the full parser reads it
+            return super()._getaddr(arg)  # type: ignore[misc,no-any-return]
+        address: str = match[1]
+        limit = getattr(self, "local_part_limit", 0)
+        if limit and len(address.rpartition("@")[0]) > limit:
+            return None, None
+        return address, rest
 
     async def push(self, status: str) -> None:
         if status.startswith("552"):

@@ -8,10 +8,11 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+from aiosmtpd.smtp import SMTP
 
 from maildesk.config import ListenerConfig
 from maildesk.ingest.pipeline import Envelope, Outcome, Stored
-from maildesk.ingest.smtp import Handler, serve
+from maildesk.ingest.smtp import _SMTP, Handler, serve
 from maildesk.workflow import Action
 from tests.support.daemon import free_port
 
@@ -115,3 +116,37 @@ def test_shutting_down_refuses_new_mail_with_a_temporary_code() -> None:
             client.ehlo()
             code, _ = client.mail("a@example.com")
     assert code == 421
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "<ana@uni.example>",
+        "<Ana.Perez+x@Uni.Example> SIZE=1200 BODY=8BITMIME",
+        "<ana@uni.example>\tSIZE=1",
+        "<ana@uni.example>  ",
+        "<>",
+        "<ana@uni.example> (a comment) SIZE=1",
+        " <ana@uni.example>",
+        '<"ana perez"@uni.example>',
+        "<ana.@uni.example>",
+        "<ana..b@uni.example>",
+        "<ana@[192.0.2.1]>",
+        "<@relay.example:ana@uni.example>",
+        "<ana@uni.example>>",
+        "ana@uni.example",
+        "<añez@uni.example>",
+        "<a" + "x" * 70 + "@uni.example>",
+    ],
+)
+def test_addresses_in_smtp_commands_read_as_aiosmtpd_reads_them(arg: str) -> None:
+    # Plain "<local@domain>" paths skip aiosmtpd's parser: the answer must not change.
+    ours = _SMTP(Handler(_never, lambda address: True, "smtp"))
+    theirs = SMTP(Handler(_never, lambda address: True, "smtp"))
+    for limit in (0, 64):
+        ours.local_part_limit = theirs.local_part_limit = limit
+        assert ours._getaddr(arg) == theirs._getaddr(arg)
+
+
+async def _never(raw: bytes, envelope: Envelope) -> Outcome:
+    raise AssertionError("must not be called")
