@@ -90,7 +90,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 def run(obj: _Context) -> None:
     """Run the daemon: receive mail, thread it into tickets, send what is due."""
     from maildesk.daemon import Daemon
+    from maildesk.heap import fix_mmap_threshold
 
+    fix_mmap_threshold()  # before the daemon allocates: resident memory stays flat
     with _errors():
         config = obj.config()
         logs.setup(config.log_level)
