@@ -314,6 +314,19 @@ def _sealed_addresses(db: Database) -> None:
     )
 
 
+@migrations(name="0011_listing_indexes")
+def _listing_indexes(db: Database) -> None:
+    # Listings show the newest tickets of a state or of a queue (maildesk tickets --state
+    # open): in number order within the filter, SQLite walks back from the newest and stops
+    # at the limit, instead of reading and sorting every open ticket (85 ms at 80,000).
+    db.executescript(
+        """
+        CREATE INDEX tickets_state_number ON tickets(state, number);
+        CREATE INDEX tickets_queue_number ON tickets(queue, number);
+        """
+    )
+
+
 def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
