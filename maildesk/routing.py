@@ -63,8 +63,10 @@ def route(
     Routing(category='', group='becas', priority='high', segment='staff')
     """
     domain = sender.rpartition("@")[2].lower()
-    subject_words = normalise(subject)
-    body_words = normalise(body[:_BODY_LIMIT])
+    # Normalised only when a rule gets to its keywords: the body is most of the text, and
+    # a site without keyword rules (or no rules at all) never needs it.
+    subject_words: str | None = None
+    body_words: str | None = None
     result = Routing()
     for rule in rules:
         if rule.queue and rule.queue != queue:
@@ -77,10 +79,14 @@ def route(
             domain == d or domain.endswith("." + d) for d in rule.sender_domains
         ):
             continue
-        if rule.subject_keywords and not _has_any(subject_words, rule.subject_keywords):
-            continue
-        if rule.body_keywords and not _has_any(body_words, rule.body_keywords):
-            continue
+        if rule.subject_keywords:
+            subject_words = normalise(subject) if subject_words is None else subject_words
+            if not _has_any(subject_words, rule.subject_keywords):
+                continue
+        if rule.body_keywords:
+            body_words = normalise(body[:_BODY_LIMIT]) if body_words is None else body_words
+            if not _has_any(body_words, rule.body_keywords):
+                continue
         result = replace(
             result,
             category=result.category or rule.category,
