@@ -111,6 +111,11 @@ class Daemon:
                 return int(line.split()[1])
         raise RuntimeError(f"no {field} in /proc/{self.pid}/status")
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the daemon has used so far, all threads together."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def log_tail(self, lines: int = 20) -> str:
         if not self.log_path.exists():
             return ""

@@ -1,6 +1,6 @@
 """Figure 1: SMTP ingest throughput and the daemon's peak memory.
 
-    .venv/bin/python -m bench.smtp_ingest [--n 5000] [--connections 8] [--profile out.txt]
+    .venv/bin/python -m bench.smtp_ingest [--n 5000] [--connections 8] [--profile out.txt [--gil]]
 
 Renders the mix (bench/mix.py) before the clock starts, starts ``maildesk run`` in a temp
 folder (free port, file outbox), sends every message over several concurrent SMTP
@@ -37,6 +37,7 @@ class Ingest:
     seconds: float  # first send to last commit
     acks_seconds: float  # first send to the last acknowledgement written to the outbox folder
     peak_rss_kb: int
+    cpu_seconds: float  # the daemon's CPU time from the first send to the last ack written
     mean_bytes: int
     check: Check
     failures: list[str]
@@ -60,7 +61,8 @@ class Ingest:
             f" {self.connections} connections in {self.seconds:.2f} s = {self.rate:.0f} msg/s"
             f" to last commit; {self.check.tickets} tickets, {self.check.acks_queued} acks queued;"
             f" all acks in the outbox folder after {self.acks_seconds:.2f} s;"
-            f" daemon peak RSS {self.peak_rss_kb / 1024:.1f} MiB; {verdict}"
+            f" daemon CPU {self.cpu_seconds:.1f} s ({self.cpu_seconds / max(1, self.n) * 1000:.2f}"
+            f" ms a message); daemon peak RSS {self.peak_rss_kb / 1024:.1f} MiB; {verdict}"
         )
 
 
@@ -71,6 +73,8 @@ def ingest(
     seed: int = 1,
     keep: Path | None = None,
     profile: Path | None = None,
+    gil: bool = False,
+    env: dict[str, str] | None = None,
     on_start: Callable[[Daemon], None] | None = None,
     on_answer: Callable[[int], None] | None = None,
 ) -> Ingest:
@@ -80,12 +84,13 @@ def ingest(
         specs = plan(n, seed)
         spool = Spool(folder, specs)
         new = sum(1 for s in specs if s.kind == "new")
-        daemon = Daemon(folder / "daemon")
+        daemon = Daemon(folder / "daemon", env=env)
         daemon.start()
-        spy = _py_spy(daemon.pid, profile) if profile else None
+        spy = _py_spy(daemon.pid, profile, gil) if profile else None
         try:
             if on_start is not None:
                 on_start(daemon)
+            cpu_before = daemon.cpu_seconds()
             sent = SmtpLoad(daemon.port, spool, connections, on_answer).run()
             deadline = time.monotonic() + 60 + n / 50
             while not sent.failures and daemon.acks_written() < new and time.monotonic() < deadline:
@@ -93,6 +98,7 @@ def ingest(
                     break
                 time.sleep(0.005)
             acks_at = time.monotonic()
+            cpu = daemon.cpu_seconds() - cpu_before
             peak = daemon.status_kb("VmHWM")
         finally:
             if spy is not None:
@@ -106,6 +112,7 @@ def ingest(
             seconds=sent.seconds,
             acks_seconds=acks_at - sent.started,
             peak_rss_kb=peak,
+            cpu_seconds=cpu,
             mean_bytes=spool.total_bytes // max(1, n),
             check=check(daemon.database, specs),
             failures=sent.failures,
@@ -120,8 +127,9 @@ def ingest(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _py_spy(pid: int, output: Path) -> subprocess.Popen[bytes]:
-    """py-spy recording the daemon as collapsed stacks (see bench/profile_top.py)."""
+def _py_spy(pid: int, output: Path, gil: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy recording the daemon as collapsed stacks (see bench/profile_top.py); with
+    ``gil``, only the thread holding the GIL each time, so shares are of Python's one core."""
     binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     process = subprocess.Popen(
         [
@@ -136,6 +144,7 @@ def _py_spy(pid: int, output: Path) -> subprocess.Popen[bytes]:
             "--threads",
             "--output",
             str(output),
+            *(["--gil"] if gil else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -153,9 +162,17 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="record the daemon with py-spy into this file (raw)"
     )
+    parser.add_argument(
+        "--gil", action="store_true", help="with --profile: sample only the thread holding the GIL"
+    )
     args = parser.parse_args()
     result = ingest(
-        args.n, connections=args.connections, seed=args.seed, keep=args.keep, profile=args.profile
+        args.n,
+        connections=args.connections,
+        seed=args.seed,
+        keep=args.keep,
+        profile=args.profile,
+        gil=args.gil,
     )
     print(result.line())
     sys.exit(0 if result.ok else 1)
