@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from maildesk.anonymity import is_alias
 from maildesk.errors import PermanentError, TransientError
 from maildesk.health import RelayState
 from maildesk.outbox import next_attempt, recipients
@@ -135,7 +136,9 @@ class Sender:
     async def _send(self, row: sqlite3.Row, rcpt: list[str]) -> None:
         """Deliver ``row``; an anonymous requester's address is opened only for this."""
         daemon = self.daemon
-        opened = await daemon.db(daemon.open_recipients, rcpt)
+        opened = rcpt
+        if any(is_alias(a) for a in rcpt):  # only a pseudonym needs the store, on the writer
+            opened = await daemon.db(daemon.open_recipients, rcpt)
         try:
             await _in_thread(daemon.transport.send, row["id"], row["mail_from"], opened, row["raw"])
         except (PermanentError, TransientError) as exc:
