@@ -29,16 +29,9 @@ from typing import Any
 
 from maildesk import slaconfig
 from maildesk.config import Config
+from maildesk.followups import FollowUp, FollowUpFacts, follow_up
 from maildesk.model import State, Ticket
-from maildesk.sla import (
-    ACTIVE_STATES,
-    Facts,
-    FollowUp,
-    FollowUpFacts,
-    Review,
-    follow_up,
-    plan,
-)
+from maildesk.sla import ACTIVE_STATES, Facts, Review, plan
 from maildesk.store.store import Store, from_iso, iso
 
 # Columns that other work adds (agents, routing) are read when present, never required:

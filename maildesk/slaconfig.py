@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maildesk.calendar import DAYS, WorkingCalendar, parse_holidays
-from maildesk.sla import Commitments, FollowUpRules, Level, Policy, Rule
+from maildesk.followups import FollowUpRules
+from maildesk.sla import Commitments, Level, Policy, Rule
 
 if TYPE_CHECKING:
     from maildesk.config import Config

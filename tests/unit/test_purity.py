@@ -22,6 +22,7 @@ PURE = [
     "model.py",
     "policy.py",
     "sla.py",
+    "followups.py",
     "reports.py",
     "workclock.py",
     "agents.py",

@@ -11,17 +11,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from maildesk.calendar import DAYS, WorkingCalendar
+from maildesk.followups import FollowUpFacts, FollowUpRules, add_working_days, follow_up
 from maildesk.sla import (
     Clock,
     Commitments,
     Facts,
-    FollowUpFacts,
-    FollowUpRules,
     Level,
     Policy,
     Rule,
-    add_working_days,
-    follow_up,
     plan,
     review,
     step,
