@@ -30,6 +30,7 @@ _TICK = timedelta(microseconds=1)
 _ZERO = timedelta(0)
 _QUIET_DAYS = 14  # past the last holiday and closure, the weekly pattern repeats within 7 days
 _PERIOD_RE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+_KNOWN_DAYS = 4096  # days whose open intervals a calendar keeps worked out (a decade or so)
 
 
 def _parse_day(day: str, text: str) -> tuple[Period, ...]:
@@ -97,6 +98,11 @@ class WorkingCalendar:
     closures: tuple[tuple[datetime, datetime], ...] = ()
     _closure_ends: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
     _horizon: date = field(init=False, repr=False, compare=False)
+    # Each day's open intervals and the next day worth a look, worked out once: every new
+    # ticket's due times walk the same few days, and each day costs time-zone arithmetic.
+    _known: dict[date, tuple[tuple[tuple[datetime, datetime], ...], date]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.zone, ZoneInfo):
@@ -296,7 +302,7 @@ class WorkingCalendar:
         quiet_since = day
         while day <= last_day:
             try:
-                intervals, following = list(self._day(day)), self._skip_closure(day)
+                intervals, following = self._open(day)
             except OverflowError:  # a closure or a search that runs into year 9999
                 raise ValueError("the calendar has no working hours before year 9999") from None
             for s, e in intervals:
@@ -307,6 +313,16 @@ class WorkingCalendar:
             if stop is None and (day - max(quiet_since, self._horizon)).days > _QUIET_DAYS:
                 raise ValueError(f"the calendar has no working hours after {quiet_since}")
             day = following
+
+    def _open(self, day: date) -> tuple[tuple[tuple[datetime, datetime], ...], date]:
+        """``_day`` and ``_skip_closure`` of ``day``, remembered (the calendar never changes)."""
+        known = self._known.get(day)
+        if known is None:
+            if len(self._known) >= _KNOWN_DAYS:
+                self._known.clear()
+            known = (tuple(self._day(day)), self._skip_closure(day))
+            self._known[day] = known
+        return known
 
     def _skip_closure(self, day: date) -> date:
         """The next day worth looking at: days inside one long closure are skipped at once."""
