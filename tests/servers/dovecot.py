@@ -154,6 +154,15 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
         time.sleep(0.005)
+    if _live_members(process.pid):
+        # An imap process whose client is still connected (in IDLE, say) outlives the
+        # master by seconds, waiting on that client; nothing of it is left to save.
+        _signal_group(process.pid, signal.SIGTERM)
+        grace = min(deadline, time.monotonic() + 1)
+        while _live_members(process.pid) and time.monotonic() < grace:
+            time.sleep(0.005)
+        if _live_members(process.pid):
+            _signal_group(process.pid, signal.SIGKILL)
     while _live_members(process.pid) and time.monotonic() < deadline:
         time.sleep(0.005)
     _signal_group(process.pid, signal.SIGKILL)
