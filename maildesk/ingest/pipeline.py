@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from maildesk.agentmail import AgentCheck, AgentDesk
@@ -142,14 +143,18 @@ class Pipeline:
             )
             if bounced:
                 self._record_bounce(raw, mail, bounced, kind, now)
-        log.info(
-            "stored ticket=%s action=%s kind=%s message-id=<%s>%s",
-            outcome.ref or "-",
-            outcome.action.value,
-            kind.kind.value,
-            mail.message_id,
-            " acknowledged" if outcome.acknowledged else "",
-        )
+            # Said once it is true: in a group committed together, at the group's commit.
+            self.store.after_commit(
+                partial(
+                    log.info,
+                    "stored ticket=%s action=%s kind=%s message-id=<%s>%s",
+                    outcome.ref or "-",
+                    outcome.action.value,
+                    kind.kind.value,
+                    mail.message_id,
+                    " acknowledged" if outcome.acknowledged else "",
+                )
+            )
         return outcome
 
     # -- steps -----------------------------------------------------------------------
@@ -323,7 +328,14 @@ class Pipeline:
             inbound_row(number, "survey", mail, sender, envelope, key, raw_sha), now
         )
         recorded = self.surveys.record(number, answer, "mail", now)
-        log.info("stored ticket=%s survey answer message-id=<%s>", recorded.ref, mail.message_id)
+        self.store.after_commit(
+            partial(
+                log.info,
+                "stored ticket=%s survey answer message-id=<%s>",
+                recorded.ref,
+                mail.message_id,
+            )
+        )
         return Stored(number, Action.APPEND, mail.message_id, recorded.ref, False)
 
     def _over_rate(self, address: str, now: datetime) -> bool:
@@ -404,7 +416,15 @@ class Pipeline:
                 recipients=envelope.recipients,
                 now=now,
             )
-        log.warning("quarantined id=%d source=%s reason=%s", number, envelope.source, reason)
+            self.store.after_commit(
+                partial(
+                    log.warning,
+                    "quarantined id=%d source=%s reason=%s",
+                    number,
+                    envelope.source,
+                    reason,
+                )
+            )
         return Quarantined(number, reason)
 
     def _is_own(self, address: str) -> bool:

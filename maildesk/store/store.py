@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from typing import Any
 
 from maildesk.model import State, Ticket
 from maildesk.store.schema import connect
+
+log = logging.getLogger(__name__)
 
 
 def iso(instant: datetime) -> str:
@@ -78,6 +81,7 @@ class Store:
         self.conn: sqlite3.Connection = self.db.conn
         self.conn.row_factory = sqlite3.Row
         self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []  # see after_commit
         # Told of every state change, inside its transaction: (ticket, old, new, now). The
         # service-level clocks (deadlines.py) stop, pause and restart through it.
         self.on_state_change: Callable[[int, State, State, datetime], None] | None = None
@@ -98,11 +102,13 @@ class Store:
             name = f"sp{self._depth}"
             self.conn.execute(f"SAVEPOINT {name}")
             self._depth += 1
+            mark = len(self._after_commit)
             try:
                 yield
             except BaseException:
                 self.conn.execute(f"ROLLBACK TO {name}")
                 self.conn.execute(f"RELEASE {name}")
+                del self._after_commit[mark:]  # what was undone will never be committed
                 raise
             else:
                 self.conn.execute(f"RELEASE {name}")
@@ -120,6 +126,19 @@ class Store:
             self.conn.execute("COMMIT")
         finally:
             self._depth = 0
+            callbacks, self._after_commit = self._after_commit, []
+        _call_all(callbacks)  # reached only once COMMIT succeeded
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the work in hand is committed; never if it is undone.
+
+        For log lines that say something was stored: inside a group of messages
+        committed together, a message is stored only when the whole group commits.
+        """
+        if self._depth:
+            self._after_commit.append(callback)
+        else:
+            callback()
 
     # -- meta -------------------------------------------------------------------------
 
@@ -423,6 +442,14 @@ class Store:
             " WHERE id = ?",
             (error[:500], row_id),
         )
+
+
+def _call_all(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # what is committed stays so; a faulty callback is only logged
+            log.exception("after-commit callback failed")
 
 
 def _rowid(cursor: sqlite3.Cursor) -> int:
