@@ -64,12 +64,16 @@ def pipeline(config: Config, store: Store) -> Pipeline:
 
 
 def complaint(body: str = "El laboratorio sigue sin extintor.") -> bytes:
+    return mail(f"{NAME} <{REAL}>", "quejas@uni.example", "Seguridad", "q1", f"{body}\n\n{NAME}\n")
+
+
+def mail(sender: str, to: str, subject: str, message_id: str, body: str) -> bytes:
     message = EmailMessage()
-    message["From"] = f"{NAME} <{REAL}>"
-    message["To"] = "quejas@uni.example"
-    message["Subject"] = "Seguridad"
-    message["Message-ID"] = "<q1@alumnos.example>"
-    message.set_content(f"{body}\n\n{NAME}\n")
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{message_id}@{sender.partition('@')[2].rstrip('>')}>"
+    message.set_content(body)
     return message.as_bytes()
 
 
@@ -183,15 +187,8 @@ def test_unreadable_mail_to_an_anonymous_queue_is_held_sealed(
 def test_an_agent_writing_to_the_anonymous_queue_is_not_masked(
     pipeline: Pipeline, store: Store
 ) -> None:
-    message = EmailMessage()
-    message["From"] = "Berta <berta@uni.example>"
-    message["To"] = "quejas@uni.example"
-    message["Subject"] = "Prueba del buzón"
-    message["Message-ID"] = "<b1@uni.example>"
-    message.set_content("Probando.")
-    outcome = pipeline.accept(
-        message.as_bytes(), Envelope("berta@uni.example", ["quejas@uni.example"], "smtp")
-    )
+    test = mail("Berta <berta@uni.example>", "quejas@uni.example", "Prueba", "b1", "Probando.")
+    outcome = pipeline.accept(test, Envelope("berta@uni.example", ["quejas@uni.example"], "smtp"))
     assert isinstance(outcome, Stored)
     [(requester, from_addr)] = store.conn.execute(
         "SELECT t.requester, m.from_addr FROM messages m JOIN tickets t ON t.number = m.ticket"
@@ -219,13 +216,9 @@ def test_an_anonymous_complaint_and_an_ordinary_ticket_are_never_merged(
     pipeline: Pipeline, store: Store
 ) -> None:
     pipeline.accept(complaint(), smtp())
-    ordinary = EmailMessage()
-    ordinary["From"] = "Luis <luis@alumnos.example>"
-    ordinary["To"] = "info@uni.example"
-    ordinary["Subject"] = "Horario"
-    ordinary["Message-ID"] = "<i1@alumnos.example>"
-    ordinary.set_content("¿A qué hora abre la biblioteca?")
-    pipeline.accept(ordinary.as_bytes(), smtp("info@uni.example"))
+    question = "¿A qué hora abre la biblioteca?"
+    ordinary = mail("Luis <luis@alumnos.example>", "info@uni.example", "Horario", "i1", question)
+    pipeline.accept(ordinary, smtp("info@uni.example"))
     actions = pipeline.desk.actions
     now = datetime(2026, 11, 20, 15, tzinfo=UTC)
     for one, other in ((1, 2), (2, 1)):

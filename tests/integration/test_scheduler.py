@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from maildesk.clock import FakeClock
-from maildesk.config import parse
+from maildesk.config import Config, parse
 from maildesk.ingest.pipeline import Envelope, Pipeline
 from maildesk.scheduler import Scheduler
 from maildesk.store.store import Store
@@ -32,16 +32,21 @@ notify = ["coord@uni.example"]
 FRIDAY = datetime(2026, 3, 6, 23, 30, tzinfo=UTC)  # 19:30 in Santo Domingo
 
 
-def test_the_first_run_at_start_escalates_what_fell_due_and_follows_sweep_seconds(
-    tmp_path: Path,
-) -> None:
+def desk(tmp_path: Path) -> tuple[Config, FakeClock, Store, Pipeline, Writer]:
+    """A store with its pipeline and single writer, on a fake clock at FRIDAY."""
     config = parse(CONFIG, path=None, base_dir=tmp_path)
     clock = FakeClock(FRIDAY)
     store = Store(config.database)
     pipeline = Pipeline(
         config, store, Templates(None, "es"), clock, b"scheduler-test-secret-0123456"
     )
-    writer = Writer(store, pipeline)
+    return config, clock, store, pipeline, Writer(store, pipeline)
+
+
+def test_the_first_run_at_start_escalates_what_fell_due_and_follows_sweep_seconds(
+    tmp_path: Path,
+) -> None:
+    config, clock, store, pipeline, writer = desk(tmp_path)
     message = EmailMessage()
     message["From"] = "Ana <ana@example.com>"
     message["To"] = "info@uni.example"
@@ -89,13 +94,7 @@ def escalations_after_close(database: Path) -> int:
 
 def test_shutdown_during_a_run_that_changes_the_interval_ends(tmp_path: Path) -> None:
     """The run ends by asking the scheduler things; shutdown must still come back."""
-    config = parse(CONFIG, path=None, base_dir=tmp_path)
-    clock = FakeClock(FRIDAY)
-    store = Store(config.database)
-    pipeline = Pipeline(
-        config, store, Templates(None, "es"), clock, b"scheduler-test-secret-0123456"
-    )
-    writer = Writer(store, pipeline)
+    config, clock, store, pipeline, writer = desk(tmp_path)
     inside, release = threading.Event(), threading.Event()
 
     def sweeps() -> Sweeps:  # the first run waits here until shutdown has begun
