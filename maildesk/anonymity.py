@@ -1,14 +1,15 @@
 """Anonymous queues: the sender's address kept sealed, a pseudonym everywhere else.
 
 A complaint to a queue with ``anonymous = true`` is stored under a pseudonym,
-``anon-k7q2m9xt3c@anonymous.invalid`` shown as "Anónimo K7Q2-M9XT". The real address is
+``anon-k7q2m4xt3c@anonymous.invalid`` shown as "Anónimo K7Q2-M4XT". The real address is
 kept only encrypted (Fernet: AES-128-CBC and HMAC-SHA256), with a key that lives outside
 the database ([privacy] seal_key_file or seal_key_env), so a copied database or backup
 does not name the complainant. The outbox sender opens it at the moment of delivery.
 
-The pseudonym is an HMAC of the address under the same key: the same person writing again
-gets the same pseudonym, so their replies thread, the loop guard counts them, and
-``maildesk export/erase --requester`` finds their tickets from the real address.
+The pseudonym is an HMAC of the address under a key derived from the same secret: the
+same person writing again gets the same pseudonym, so their replies thread, the loop
+guard counts them, and ``maildesk export/erase --requester`` finds their tickets from
+the real address.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class SealError(Exception):
 
 
 def is_alias(address: str) -> bool:
+    """Whether ``address`` is a pseudonym of an anonymous queue.
+
+    >>> is_alias("anon-k7q2m4xt3c@anonymous.invalid"), is_alias("ana@uni.example")
+    (True, False)
+    """
     return bool(_ALIAS.match(address))
 
 
@@ -79,7 +85,7 @@ class Sealer:
         return f"anon-{code}@{DOMAIN}"
 
     def pseudonym(self, email: str, language: str) -> Address:
-        """How the sender of ``email`` appears to agents: "Anónimo K7Q2-M9XT"."""
+        """How the sender of ``email`` appears to agents: "Anónimo K7Q2-M4XT"."""
         alias = self.alias(email)
         code = alias[5:15].upper()
         return Address(alias, f"{_LABEL.get(language, _LABEL['en'])} {code[:4]}-{code[4:8]}")

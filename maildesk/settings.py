@@ -348,7 +348,7 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 False,
                 "Anonymous complaints: the sender's address is kept only sealed with"
                 " [privacy] seal_key_file, for replies; agents, notifications, reports and"
-                " logs see a pseudonym (Anónimo K7Q2-M9XT), and Cc'd people are not copied.",
+                " logs see a pseudonym (Anónimo K7Q2-M4XT), and Cc'd people are not copied.",
             ),
         ),
         array=True,
