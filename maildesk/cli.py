@@ -192,7 +192,7 @@ def _anonymity_problems(config: Config) -> list[str]:
 
 def _check_imap(account: ImapConfig) -> bool:
     """Log in to one account and print what was found; False if it cannot collect mail."""
-    from maildesk.ingest.imap import probe
+    from maildesk.ingest.imap_client import probe
 
     where = f"{account.host}:{account.port} ({account.tls}) as {account.username}"
     try:

@@ -9,24 +9,18 @@ raw bytes to the daemon's single writer through a ``Sink``; it never opens the s
 
 from __future__ import annotations
 
-import contextlib
-import imaplib
 import logging
 import random
-import ssl
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-# imapclient ships no type information.
-from imapclient import IMAPClient  # type: ignore[import-untyped, unused-ignore]
-from imapclient.exceptions import LoginError  # type: ignore[import-untyped, unused-ignore]
-
 from maildesk.config import ImapConfig
-from maildesk.errors import ConfigError, PermanentError, TransientError
+from maildesk.errors import PermanentError, TransientError
+from maildesk.ingest.imap_client import CLOSE_TIMEOUT, close, connect, mapped
 from maildesk.ingest.pipeline import Envelope, Outcome, Quarantined
 
 log = logging.getLogger(__name__)
@@ -37,8 +31,6 @@ log = logging.getLogger(__name__)
 IDLE_RENEW_SECONDS = 300.0
 STOP_SECONDS = 15.0  # how long a shutdown waits for the account threads
 _IDLE_TICK = 0.5  # how often a thread in IDLE looks at its stop flag
-_TIMEOUT = 60.0  # socket connect and read timeout
-_CLOSE_TIMEOUT = 5.0  # DONE and LOGOUT on the way out: a dead server must not hold us
 _BATCH_BYTES = 32 * 1024 * 1024  # at most this much mail fetched at once (one big mail still is)
 _SEEN = b"\\Seen"
 _DELETED = b"\\Deleted"
@@ -76,74 +68,6 @@ class Backoff:
         first = self.refused_first if refused else self.first
         full: float = min(self.cap, first * 2.0 ** min(max(failures - 1, 0), 30))
         return full * _random.uniform(0.5, 1.0)
-
-
-@contextlib.contextmanager
-def _mapped(action: str) -> Iterator[None]:
-    """Turn imapclient and socket errors into TransientError or PermanentError."""
-    try:
-        yield
-    except (TransientError, PermanentError):
-        raise
-    except ConfigError as exc:  # no password: only the admin can help
-        raise PermanentError("; ".join(exc.problems)) from exc
-    except LoginError as exc:
-        raise PermanentError(f"{action}: refused: {_text(exc)}") from exc
-    except ssl.SSLCertVerificationError as exc:
-        reason = exc.verify_message or str(exc)
-        raise PermanentError(f"{action}: TLS certificate not accepted: {reason}") from exc
-    except imaplib.IMAP4.abort as exc:  # dropped connection, BYE, a broken response
-        raise TransientError(f"{action}: connection lost: {_text(exc)}") from exc
-    except imaplib.IMAP4.error as exc:  # the server answered NO or BAD
-        raise PermanentError(f"{action}: {_text(exc)}") from exc
-    except (OSError, EOFError) as exc:  # refused, reset, timed out, TLS handshake failed
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise TransientError(f"{action}: {reason}") from exc
-
-
-def _text(exc: BaseException) -> str:
-    text = str(exc)
-    return text.removeprefix("b'").removesuffix("'") if text.startswith("b'") else text
-
-
-def connect(config: ImapConfig, *, timeout: float = _TIMEOUT) -> Any:
-    """A logged-in IMAPClient. TLS is never downgraded: a failed STARTTLS sends no login."""
-    where = f"{config.host}:{config.port}"
-    with _mapped(f"connect to {where}"):
-        password = config.password()
-        context = ssl.create_default_context() if config.tls != "none" else None
-        client = IMAPClient(
-            config.host,
-            port=config.port,
-            ssl=config.tls == "tls",
-            ssl_context=context,
-            timeout=timeout,
-        )
-    try:
-        if config.tls == "starttls":
-            with _mapped(f"STARTTLS with {where}"):
-                if not client.has_capability("STARTTLS"):
-                    raise PermanentError(
-                        f"{where} does not offer STARTTLS; the password is not sent in clear text"
-                    )
-                client.starttls(context)
-        with _mapped(f"login to {where} as {config.username} ({config.password_source()})"):
-            client.login(config.username, password)
-    except BaseException:
-        _close(client)
-        raise
-    return client
-
-
-def _close(client: Any) -> None:
-    """LOGOUT if the server still answers, then close the socket; never raises."""
-    with contextlib.suppress(Exception):
-        client.socket().settimeout(_CLOSE_TIMEOUT)
-    try:
-        client.logout()
-    except Exception:  # already closed, or the server went away: just drop the socket
-        with contextlib.suppress(Exception):
-            client.shutdown()
 
 
 def _event(response: tuple[Any, ...]) -> bool:
@@ -225,7 +149,7 @@ class Account:
                 self._failed("crashed", logging.ERROR, "")
             finally:
                 if client is not None:
-                    _close(client)
+                    close(client)
             if not self.stopping.is_set():
                 self.stopping.wait(self.backoff.delay(self._failures, refused=refused))
         log.info("imap:%s: stopped", self.name)
@@ -255,7 +179,7 @@ class Account:
 
     def _session(self, client: Any) -> None:
         config = self.config
-        with _mapped(f"open folder {config.folder!r}"):
+        with mapped(f"open folder {config.folder!r}"):
             capabilities = set(client.capabilities())
             for folder in (config.processed_folder, config.quarantine_folder):
                 if folder and not client.folder_exists(folder):
@@ -322,7 +246,7 @@ class Account:
             self.sink.save_state(self.name, config.folder, validity, last)
 
     def _idle(self, client: Any) -> None:
-        with _mapped("IDLE"):
+        with mapped("IDLE"):
             client.idle()
             renew = time.monotonic() + min(IDLE_RENEW_SECONDS, self.config.poll_seconds)
             while not self.stopping.is_set() and time.monotonic() < renew:
@@ -336,7 +260,7 @@ class Account:
                 if not responses and time.monotonic() - tick < _IDLE_TICK / 2:
                     break  # readable yet nothing to read: closed; DONE will say so
             if self.stopping.is_set():
-                client.socket().settimeout(_CLOSE_TIMEOUT)
+                client.socket().settimeout(CLOSE_TIMEOUT)
             client.idle_done()
 
     # -- taking messages -------------------------------------------------------------
@@ -346,7 +270,7 @@ class Account:
         size = self.config.batch_size
         while not self.stopping.is_set():
             _announced(client)  # this search sees everything announced so far
-            with _mapped("search"):
+            with mapped("search"):
                 found = client.search(["UID", f"{self._last_uid + 1}:*"])
             # "n:*" always matches the highest UID, even below n (RFC 3501 6.4.8).
             uids = sorted(u for u in found if u > self._last_uid)
@@ -360,7 +284,7 @@ class Account:
                     return
 
     def _batch(self, client: Any, uids: Sequence[int]) -> None:
-        with _mapped("fetch"):
+        with mapped("fetch"):
             info = client.fetch(uids, ["RFC822.SIZE", "FLAGS"])
         deleted = {u for u, data in info.items() if _DELETED in data.get(b"FLAGS", ())}
         group: list[int] = []
@@ -377,7 +301,7 @@ class Account:
 
     def _take(self, client: Any, uids: list[int], deleted: set[int]) -> None:
         """Store ``uids``, then file each one away: only what is committed leaves the folder."""
-        with _mapped("fetch"):
+        with mapped("fetch"):
             bodies = client.fetch(uids, ["BODY.PEEK[]"])  # PEEK: \Seen waits for the commit
         envelope = Envelope(None, (), self.config.source, self.config.queue)
         # Queued all at once: the writer takes them in this order without waiting for a
@@ -416,7 +340,7 @@ class Account:
         """Flag ``uids`` \\Seen and move them to ``folder`` ("" leaves them in place)."""
         if not uids:
             return
-        with _mapped(f"move to {folder!r}" if folder else "flag \\Seen"):
+        with mapped(f"move to {folder!r}" if folder else "flag \\Seen"):
             client.add_flags(uids, [_SEEN], silent=True)
             if not folder:
                 return
@@ -432,33 +356,3 @@ class Account:
                 client.uid_expunge(uids)
             else:
                 client.expunge()  # also removes what others flagged \Deleted: RFC 3501 has no less
-
-
-# -- maildesk check --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Probe:
-    """What ``maildesk check`` learns about one account."""
-
-    folders: dict[str, bool]  # folder name -> exists
-    messages: int  # in the watched folder
-    idle: bool
-    move: bool
-
-
-def probe(config: ImapConfig, *, timeout: float = 15.0) -> Probe:
-    """Log in, look at the folders and the server's capabilities, log out."""
-    client = connect(config, timeout=timeout)
-    try:
-        with _mapped("check"):
-            capabilities = set(client.capabilities())
-            names = [config.folder, config.processed_folder, config.quarantine_folder]
-            folders = {name: bool(client.folder_exists(name)) for name in names if name}
-            messages = 0
-            if folders[config.folder]:
-                status = client.folder_status(config.folder, [b"MESSAGES"])
-                messages = int(status[b"MESSAGES"])
-    finally:
-        _close(client)
-    return Probe(folders, messages, b"IDLE" in capabilities, b"MOVE" in capabilities)

@@ -17,7 +17,8 @@ import pytest
 from maildesk.clock import SystemClock
 from maildesk.config import Config, ImapConfig, parse
 from maildesk.errors import PermanentError, TransientError
-from maildesk.ingest.imap import Account, Backoff, connect, probe
+from maildesk.ingest.imap import Account, Backoff
+from maildesk.ingest.imap_client import connect, probe
 from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline
 from maildesk.store.store import Store
 from maildesk.templates import Templates

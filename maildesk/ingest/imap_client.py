@@ -1,0 +1,120 @@
+"""An IMAP connection as maildesk opens it: TLS never downgraded, library errors turned
+into TransientError or PermanentError, a LOGOUT that never hangs; and the look at an
+account that ``maildesk check`` takes."""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+# imapclient ships no type information.
+from imapclient import IMAPClient  # type: ignore[import-untyped, unused-ignore]
+from imapclient.exceptions import LoginError  # type: ignore[import-untyped, unused-ignore]
+
+from maildesk.config import ImapConfig
+from maildesk.errors import ConfigError, PermanentError, TransientError
+
+TIMEOUT = 60.0  # socket connect and read timeout
+CLOSE_TIMEOUT = 5.0  # DONE and LOGOUT on the way out: a dead server must not hold us
+
+
+@contextlib.contextmanager
+def mapped(action: str) -> Iterator[None]:
+    """Turn imapclient and socket errors into TransientError or PermanentError."""
+    try:
+        yield
+    except (TransientError, PermanentError):
+        raise
+    except ConfigError as exc:  # no password: only the admin can help
+        raise PermanentError("; ".join(exc.problems)) from exc
+    except LoginError as exc:
+        raise PermanentError(f"{action}: refused: {_text(exc)}") from exc
+    except ssl.SSLCertVerificationError as exc:
+        reason = exc.verify_message or str(exc)
+        raise PermanentError(f"{action}: TLS certificate not accepted: {reason}") from exc
+    except imaplib.IMAP4.abort as exc:  # dropped connection, BYE, a broken response
+        raise TransientError(f"{action}: connection lost: {_text(exc)}") from exc
+    except imaplib.IMAP4.error as exc:  # the server answered NO or BAD
+        raise PermanentError(f"{action}: {_text(exc)}") from exc
+    except (OSError, EOFError) as exc:  # refused, reset, timed out, TLS handshake failed
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise TransientError(f"{action}: {reason}") from exc
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    return text.removeprefix("b'").removesuffix("'") if text.startswith("b'") else text
+
+
+def connect(config: ImapConfig, *, timeout: float = TIMEOUT) -> Any:
+    """A logged-in IMAPClient. TLS is never downgraded: a failed STARTTLS sends no login."""
+    where = f"{config.host}:{config.port}"
+    with mapped(f"connect to {where}"):
+        password = config.password()
+        context = ssl.create_default_context() if config.tls != "none" else None
+        client = IMAPClient(
+            config.host,
+            port=config.port,
+            ssl=config.tls == "tls",
+            ssl_context=context,
+            timeout=timeout,
+        )
+    try:
+        if config.tls == "starttls":
+            with mapped(f"STARTTLS with {where}"):
+                if not client.has_capability("STARTTLS"):
+                    raise PermanentError(
+                        f"{where} does not offer STARTTLS; the password is not sent in clear text"
+                    )
+                client.starttls(context)
+        with mapped(f"login to {where} as {config.username} ({config.password_source()})"):
+            client.login(config.username, password)
+    except BaseException:
+        close(client)
+        raise
+    return client
+
+
+def close(client: Any) -> None:
+    """LOGOUT if the server still answers, then close the socket; never raises."""
+    with contextlib.suppress(Exception):
+        client.socket().settimeout(CLOSE_TIMEOUT)
+    try:
+        client.logout()
+    except Exception:  # already closed, or the server went away: just drop the socket
+        with contextlib.suppress(Exception):
+            client.shutdown()
+
+
+# -- maildesk check --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ``maildesk check`` learns about one account."""
+
+    folders: dict[str, bool]  # folder name -> exists
+    messages: int  # in the watched folder
+    idle: bool
+    move: bool
+
+
+def probe(config: ImapConfig, *, timeout: float = 15.0) -> Probe:
+    """Log in, look at the folders and the server's capabilities, log out."""
+    client = connect(config, timeout=timeout)
+    try:
+        with mapped("check"):
+            capabilities = set(client.capabilities())
+            names = [config.folder, config.processed_folder, config.quarantine_folder]
+            folders = {name: bool(client.folder_exists(name)) for name in names if name}
+            messages = 0
+            if folders[config.folder]:
+                status = client.folder_status(config.folder, [b"MESSAGES"])
+                messages = int(status[b"MESSAGES"])
+    finally:
+        close(client)
+    return Probe(folders, messages, b"IDLE" in capabilities, b"MOVE" in capabilities)
