@@ -120,6 +120,15 @@ class Deadlines:
             remind_at=_instant(values.get("pending_until")),
         )
 
+    def first_response_hours(self, number: int) -> float:
+        """The working hours ticket ``number`` is owed a first answer in, by its queue,
+        priority and segment ([[sla_policies]]), for the acknowledgement to promise."""
+        row = self.row(number)
+        if row is None:
+            return self.config.calendar.first_response_hours
+        owed = self.policy.commitments(row["queue"], row["priority"] or "", row["segment"] or "")
+        return owed.first_response / timedelta(hours=1)
+
     def answered_since(self, number: int, since: datetime) -> datetime | None:
         return answered_since(self.store.conn, self.agents, number, since)
 

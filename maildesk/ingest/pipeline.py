@@ -279,7 +279,11 @@ class Pipeline:
             self._answer(
                 "ack",
                 ack_template,
-                {"subject": subject},
+                # What this ticket is owed, which a VIP segment or a queue's policy may shorten.
+                {
+                    "subject": subject,
+                    "response_hours": _hours(self.deadlines.first_response_hours(ticket)),
+                },
                 ticket,
                 mail,
                 sender,
@@ -433,3 +437,8 @@ class Pipeline:
     def _tag_of(self, queue_name: str) -> str:
         # A queue removed from the config keeps its tickets; their tag falls back to the name.
         return next((q.tag for q in self.config.queues if q.name == queue_name), queue_name.upper())
+
+
+def _hours(value: float) -> int | float:
+    """8.0 -> 8, 1.5 -> 1.5: as people write a number of hours."""
+    return int(value) if value == int(value) else round(value, 1)

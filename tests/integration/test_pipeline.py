@@ -442,3 +442,37 @@ def test_attachments_over_the_limits_are_left_in_the_raw_mail_and_the_requester_
         " WHERE m.direction = 'in'"
     ).fetchone()[0]
     assert b'filename="tres.pdf"' in raw  # nothing is lost: the raw mail keeps it
+
+
+def test_the_acknowledgement_promises_what_the_tickets_policy_owes(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """[[sla_policies]] for crm: 8 working hours; info keeps [calendar]'s 24."""
+    config = parse(
+        CONFIG + '\n[[sla_policies]]\nqueue = "crm"\nfirst_response_hours = 8\n',
+        path=None,
+        base_dir=tmp_path,
+    )
+    store = Store(config.database)
+    try:
+        pipeline = Pipeline(config, store, Templates(None, "es"), clock, SECRET)
+        pipeline.accept(build(), smtp())
+        pipeline.accept(
+            build(
+                "Question",
+                sender="Luis <luis@example.com>",
+                to="crm@uni.example",
+                message_id="<q1@example.com>",
+            ),
+            Envelope("luis@example.com", ["crm@uni.example"], "smtp"),
+        )
+        texts = [
+            email.message_from_bytes(row["raw"], policy=email.policy.default)
+            .get_body(("plain",))
+            .get_content()  # type: ignore[union-attr]
+            for row in outbox(store)
+        ]
+    finally:
+        store.close()
+    assert "24 horas hábiles" in texts[0]
+    assert "8 working hours" in texts[1]
