@@ -123,7 +123,7 @@ class Deadlines:
     def first_response_hours(self, number: int) -> float:
         """The working hours ticket ``number`` is owed a first answer in, by its queue,
         priority and segment ([[sla_policies]]), for the acknowledgement to promise."""
-        row = self.row(number)
+        row = self.row(number) if self.policy.rules else None  # no rules: the default
         if row is None:
             return self.config.calendar.first_response_hours
         owed = self.policy.commitments(row["queue"], row["priority"] or "", row["segment"] or "")

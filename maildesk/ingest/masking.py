@@ -9,6 +9,7 @@ from datetime import datetime
 
 from maildesk.anonymity import Sealer, mask
 from maildesk.config import Config, QueueConfig
+from maildesk.ingest.inbound import envelope_address
 from maildesk.mail.bounces import bounced_recipients
 from maildesk.mail.classify import Classification, MailKind
 from maildesk.mail.parsed import Address, ParsedMail
@@ -75,7 +76,7 @@ class Masking:
         self, raw: bytes, mail_from: str | None, queue: QueueConfig, now: datetime
     ) -> tuple[bytes, str | None]:
         """Unreadable mail to an anonymous queue: held as sealed as if it were stored."""
-        sender = Address(mail_from.strip("<>").lower()) if mail_from else Address("")
+        sender = envelope_address(mail_from) or Address("")
         pseudonym = self.sealer.pseudonym(sender.email, queue.language)
         return self.seal(raw, mail_from, sender, pseudonym, now)
 
