@@ -14,6 +14,7 @@ store is checked (nothing lost, nothing twice, every follow-up in its request's 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import signal
 import subprocess
@@ -38,6 +39,7 @@ class Ingest:
     acks_seconds: float  # first send to the last acknowledgement written to the outbox folder
     peak_rss_kb: int
     cpu_seconds: float  # the daemon's CPU time from the first send to the last ack written
+    client_cpu_seconds: float  # this process's CPU time while sending (the SMTP client)
     mean_bytes: int
     check: Check
     failures: list[str]
@@ -62,7 +64,8 @@ class Ingest:
             f" to last commit; {self.check.tickets} tickets, {self.check.acks_queued} acks queued;"
             f" all acks in the outbox folder after {self.acks_seconds:.2f} s;"
             f" daemon CPU {self.cpu_seconds:.1f} s ({self.cpu_seconds / max(1, self.n) * 1000:.2f}"
-            f" ms a message); daemon peak RSS {self.peak_rss_kb / 1024:.1f} MiB; {verdict}"
+            f" ms a message); client CPU {self.client_cpu_seconds:.1f} s;"
+            f" daemon peak RSS {self.peak_rss_kb / 1024:.1f} MiB; {verdict}"
         )
 
 
@@ -91,7 +94,9 @@ def ingest(
             if on_start is not None:
                 on_start(daemon)
             cpu_before = daemon.cpu_seconds()
+            client_before = _own_cpu_seconds()
             sent = SmtpLoad(daemon.port, spool, connections, on_answer).run()
+            client_cpu = _own_cpu_seconds() - client_before
             deadline = time.monotonic() + 60 + n / 50
             while not sent.failures and daemon.acks_written() < new and time.monotonic() < deadline:
                 if not daemon.alive():
@@ -113,6 +118,7 @@ def ingest(
             acks_seconds=acks_at - sent.started,
             peak_rss_kb=peak,
             cpu_seconds=cpu,
+            client_cpu_seconds=client_cpu,
             mean_bytes=spool.total_bytes // max(1, n),
             check=check(daemon.database, specs),
             failures=sent.failures,
@@ -125,6 +131,11 @@ def ingest(
         if keep is not None:
             shutil.copytree(folder, keep, dirs_exist_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _py_spy(pid: int, output: Path, gil: bool = False) -> subprocess.Popen[bytes]:

@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import MISSING, SMTP
 
 from maildesk.config import ListenerConfig
 from maildesk.ingest.pipeline import Envelope, Outcome, Quarantined, Stored
+from maildesk.ingest.smtp_data import read_data
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,10 @@ def _printable(value: object) -> str:
     return "".join(c if c.isprintable() else "?" for c in str(value))[:200]
 
 
-class _LoggingSize:
-    """Log the refusals aiosmtpd makes itself (size limits) as one clear line each, and
-    let the handler see its connections (a shutdown waits for their transactions)."""
+class _Session:
+    """aiosmtpd's session with three changes: the handler sees its connections (a
+    shutdown waits for their transactions), DATA is read in large pieces, and a refusal
+    over the size limit is logged as one clear line."""
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -136,19 +138,46 @@ class _LoggingSize:
             return None, None
         return address, rest
 
+    async def smtp_DATA(self, arg: str) -> None:
+        # aiosmtpd's own, but for how the data is read (see smtp_data.py). Lines over
+        # 998 octets break RFC 5322, yet real mailers send them: they are not refused.
+        session: Any = self
+        if await session.check_helo_needed() or await session.check_auth_needed("DATA"):
+            return
+        if not session.envelope.rcpt_tos:
+            await session.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await session.push("501 Syntax: DATA")
+            return
+        await session.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content = await read_data(session._reader, session.data_size_limit)
+        except asyncio.CancelledError:
+            log.info("connection lost during DATA")
+            session._writer.close()
+            raise
+        if content is None:
+            await session.push("552 Error: Too much mail data")
+            session._set_post_data_state()
+            return
+        session.envelope.content = session.envelope.original_content = content
+        status = await session._call_handler_hook("DATA")
+        session._set_post_data_state()
+        await session.push("250 OK" if status is MISSING else status)
+
     async def push(self, status: str) -> None:
         if status.startswith("552"):
             log.warning("refused a message over the size limit: %s", status)
         await super().push(status)  # type: ignore[misc]
 
 
-class _SMTP(_LoggingSize, SMTP):  # type: ignore[misc]
-    # Lines over 998 octets break RFC 5322, yet real mailers send them; refusing with
-    # "500 line too long" would bounce the mail, so the limit is generous.
+class _SMTP(_Session, SMTP):  # type: ignore[misc]
+    # aiosmtpd sizes the reader's buffer by this: DATA is read in pieces of up to 1 MiB.
     line_length_limit = 1 << 20
 
 
-class _LMTP(_LoggingSize, LMTP):  # type: ignore[misc]
+class _LMTP(_Session, LMTP):  # type: ignore[misc]
     line_length_limit = 1 << 20
 
 

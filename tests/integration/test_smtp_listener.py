@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP
@@ -150,3 +153,138 @@ def test_addresses_in_smtp_commands_read_as_aiosmtpd_reads_them(arg: str) -> Non
 
 async def _never(raw: bytes, envelope: Envelope) -> Outcome:
     raise AssertionError("must not be called")
+
+
+class _AiosmtpdReading(SMTP):
+    """aiosmtpd's own DATA loop, with our line length, as the reference."""
+
+    line_length_limit = 1 << 20
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.contents: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.contents.append(bytes(envelope.original_content))
+        return "250 OK"
+
+
+def _conversation(factory: type, pieces: list[bytes], limit: int) -> tuple[list[str], list[bytes]]:
+    """Send ``pieces`` (with pauses, so each is its own TCP segment) after EHLO, MAIL,
+    RCPT and DATA, then a second short message; return the replies and what was read."""
+    recorder = _Recorder()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(
+        loop.create_server(
+            lambda: factory(recorder, data_size_limit=limit, decode_data=False),
+            host="127.0.0.1",
+            port=0,
+        ),
+        loop,
+    ).result(timeout=10)
+    port = server.sockets[0].getsockname()[1]
+    replies: list[str] = []
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            reader = sock.makefile("rb")
+
+            def answer() -> None:
+                while True:
+                    line = reader.readline().decode()
+                    if line[3:4] != "-":
+                        replies.append(line[:3])
+                        return
+
+            answer()
+            for command in (
+                b"EHLO t\r\n",
+                b"MAIL FROM:<a@x.example>\r\n",
+                b"RCPT TO:<b@y.example>\r\n",
+                b"DATA\r\n",
+            ):
+                sock.sendall(command)
+                answer()
+            for piece in pieces:
+                sock.sendall(piece)
+                time.sleep(0.01)
+            answer()
+            for command in (
+                b"MAIL FROM:<a@x.example>\r\n",
+                b"RCPT TO:<b@y.example>\r\n",
+                b"DATA\r\n",
+            ):
+                sock.sendall(command)
+                answer()
+            sock.sendall(b"Subject: after\r\n\r\nok\r\n.\r\n")
+            answer()
+            sock.sendall(b"QUIT\r\n")
+            answer()
+            assert reader.read() == b""  # the server closed its side
+    finally:
+
+        async def close() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+    return replies, recorder.contents
+
+
+_ATTACHMENT = b"".join(
+    b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo" + b"%040d\r\n" % i for i in range(40_000)
+)
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"Subject: plain\r\n\r\nHola.\r\n.\r\n"],
+        [b".\r\n"],  # an empty message: the terminator comes first
+        [b"..\r\n.\r\n"],
+        [b"Subject: dots\r\n\r\n..hidden\r\n...\r\n. \r\nend.\r\nx.y\r\n.\r\n"],
+        [b"Subject: split\r\n\r\nabc\r\n", b".\r\n"],
+        [b"Subject: split\r\n\r\nabc\r", b"\n.", b"\r\n"],
+        [b"Subject: split\r\n\r\nabc.", b"\r\n.", b"\r", b"\n"],
+        [b"Subject: bare\n\nline\n.\nnot the end\r\n.\r\n"],
+        [b"Subject: big\r\n\r\n" + _ATTACHMENT + b".\r\n"],  # longer than the 1 MiB buffer
+        [b"Subject: too much\r\n\r\n" + _ATTACHMENT * 2 + b".\r\n"],  # over the limit
+    ],
+    ids=[
+        "plain",
+        "empty",
+        "lone-stuffed-dot",
+        "dots",
+        "end-split",
+        "crlf-split",
+        "dot-line-split",
+        "bare-lf",
+        "over-buffer",
+        "over-limit",
+    ],
+)
+def test_data_is_read_as_aiosmtpd_reads_it(pieces: list[bytes]) -> None:
+    # DATA is read in large pieces, not line by line: the result must not change, the
+    # size limit must answer 552 and the session must go on to its next message.
+    ours = _conversation(_SMTP, pieces, limit=2_500_000)
+    theirs = _conversation(_AiosmtpdReading, pieces, limit=2_500_000)
+    assert ours == theirs
+    replies, contents = ours
+    assert replies[-2:] == ["250", "221"]
+    assert contents[-1] == b"Subject: after\r\n\r\nok\r\n"
+
+
+def test_a_line_longer_than_the_buffer_is_kept_not_refused() -> None:
+    # aiosmtpd answers "500 line too long" past its buffer, and the sender would bounce
+    # the mail to its author; a line of 1.5 MB within the size limit is stored instead.
+    line = b"x" * 1_500_000 + b".\r\n"
+    replies, contents = _conversation(
+        _SMTP, [b"Subject: long\r\n\r\n" + line + b".\r\n"], 2_500_000
+    )
+    assert replies[4:6] == ["354", "250"]
+    assert contents[0] == b"Subject: long\r\n\r\n" + line
