@@ -97,3 +97,26 @@ def test_unreadable_mail_raises_with_a_reason(raw: bytes, reason: str) -> None:
 )
 def test_safe_filename(name: str, expected: str) -> None:
     assert safe_filename(name) == expected
+
+
+def test_the_lighter_reset_sets_what_mail_parsers_own_sets() -> None:
+    # parse() skips mail-parser's header diagnostics by replacing its _reset; a new
+    # mail-parser that keeps more state there must show up here, not as an attribute
+    # mail-parser would silently answer from a header of the same name.
+    import mailparser
+
+    from maildesk.mail.parse import _MailParser
+
+    raw = headers("From: a@example.com\nSubject: x\nDate: Mon, 2 Nov 2026 10:00:00 +0100")
+    theirs = vars(mailparser.MailParser.from_bytes(raw))
+    ours = vars(_MailParser.from_bytes(raw))
+    assert set(ours) == set(theirs)
+
+
+def test_a_date_or_sender_it_cannot_read_is_noted_as_a_defect() -> None:
+    mail = parse(headers("From: nadie\nSubject: x\nDate: el martes por la tarde"))
+    assert mail.date is None
+    assert mail.sender is None
+    assert {"DateHeaderDefect", "AddressHeaderDefect"} <= set(mail.defects)
+    clean = parse(headers("From: a@example.com\nDate: Mon, 2 Nov 2026 10:00:00 +0100"))
+    assert clean.defects == ()
