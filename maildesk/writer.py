@@ -3,7 +3,9 @@
 Every source hands its messages here. Messages that arrive while a commit is under way
 are stored together in the next transaction, each inside its own savepoint, so one bad
 message never takes the others down and a burst costs one fsync instead of one each.
-Callers are answered only after the commit that holds their message (invariant 1).
+Callers are answered only after the commit that holds their message is on disk
+(invariant 1): the commit itself does not wait for the disk, the syncer (syncer.py)
+does, on its own thread, while this one goes on with the next group.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline
 from maildesk.store.store import Store
+from maildesk.syncer import Settlement, Syncer
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +41,14 @@ _STOP = _Job()
 
 
 class Writer:
-    def __init__(self, store: Store, pipeline: Pipeline) -> None:
+    def __init__(
+        self, store: Store, pipeline: Pipeline, sync: Callable[[], None] | None = None
+    ) -> None:
+        """``sync`` flushes the store to disk; by default an fsync of its log."""
         self.store = store
         self.pipeline = pipeline
+        store.conn.execute("PRAGMA synchronous=NORMAL")  # the syncer waits for the disk
+        self._syncer = Syncer(Path(store.path), sync)
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="maildesk-writer", daemon=True)
         self._thread.start()
@@ -82,6 +91,7 @@ class Writer:
                     break
                 batch.append(following)
             self._ingest(batch)
+        self._syncer.close()
         self.store.close()
 
     def _call(self, job: _Job) -> None:
@@ -90,9 +100,10 @@ class Writer:
         if job.call is None or not job.future.set_running_or_notify_cancel():
             return
         try:
-            job.future.set_result(job.call())
+            settlement = Settlement(job.future, job.call())
         except BaseException as exc:
-            job.future.set_exception(exc)
+            settlement = Settlement(job.future, error=exc)
+        self._syncer.settle([settlement])
 
     def _ingest(self, batch: list[_Job]) -> None:
         # A sender that hung up before its turn gets no 250 and will send again: skip it.
@@ -115,8 +126,11 @@ class Writer:
             for job in batch:
                 job.future.set_exception(exc)
             return
-        for job, result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                job.future.set_exception(result)
-            else:
-                job.future.set_result(result)
+        self._syncer.settle(
+            [
+                Settlement(job.future, error=result)
+                if isinstance(result, BaseException)
+                else Settlement(job.future, result)
+                for job, result in zip(batch, results, strict=True)
+            ]
+        )

@@ -331,7 +331,8 @@ def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     # WAL lets the CLI read while the daemon writes; FULL makes a commit durable before
-    # we answer 250 to the sending server, which then deletes its copy.
+    # it returns. The daemon's writer turns that to NORMAL and fsyncs the log itself
+    # before it answers anyone (syncer.py).
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")

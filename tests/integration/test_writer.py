@@ -1,8 +1,12 @@
-"""The single writer commits messages in groups, each in its own savepoint."""
+"""The single writer commits messages in groups, each in its own savepoint, and answers
+only once the commit is on disk."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,8 +15,9 @@ import pytest
 
 from maildesk.clock import FakeClock
 from maildesk.config import parse
-from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline, Stored
+from maildesk.ingest.pipeline import Duplicate, Envelope, Outcome, Pipeline, Stored
 from maildesk.store.store import Store
+from maildesk.syncer import sync_wal
 from maildesk.templates import Templates
 from maildesk.writer import Writer
 
@@ -24,13 +29,17 @@ def raw(n: int) -> bytes:
     ).encode()
 
 
-@pytest.fixture
-def writer(tmp_path: Path) -> tuple[Writer, Path]:
+def _pipeline(tmp_path: Path) -> tuple[Store, Pipeline]:
     config = parse("", path=None, base_dir=tmp_path)
     store = Store(config.database)
     clock = FakeClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
-    pipeline = Pipeline(config, store, Templates(None, "es"), clock, b"writer-test-secret-01234")
-    return Writer(store, pipeline), config.database
+    return store, Pipeline(config, store, Templates(None, "es"), clock, b"writer-test-secret-01234")
+
+
+@pytest.fixture
+def writer(tmp_path: Path) -> tuple[Writer, Path]:
+    store, pipeline = _pipeline(tmp_path)
+    return Writer(store, pipeline), store.path
 
 
 def test_a_burst_is_committed_and_every_caller_answered(writer: tuple[Writer, Path]) -> None:
@@ -99,3 +108,80 @@ def test_a_caller_that_gave_up_does_not_stop_the_writer(writer: tuple[Writer, Pa
     w.close()
     with sqlite3.connect(database) as other:
         assert [r[0] for r in other.execute("SELECT subject FROM tickets")] == ["Caso 2"]
+
+
+def _committed(database: Path) -> int:
+    with sqlite3.connect(database) as other:
+        count: int = other.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        return count
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_no_caller_is_answered_before_the_commit_is_on_disk(tmp_path: Path) -> None:
+    # The commit does not wait for the disk; the answer does (invariant 1).
+    disk = threading.Event()
+    flushes: list[int] = []
+    store, pipeline = _pipeline(tmp_path)
+
+    def flush() -> None:
+        disk.wait(30)
+        flushes.append(_committed(store.path))
+
+    w = Writer(store, pipeline, sync=flush)
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    stored = w.accept(raw(1), envelope)
+    query = w.submit(lambda: "read")
+    _wait_until(lambda: _committed(store.path) == 1)  # committed, not yet flushed
+    time.sleep(0.2)
+    assert not stored.done()
+    assert not query.done()
+    disk.set()
+    assert isinstance(stored.result(timeout=30), Stored)
+    assert query.result(timeout=30) == "read"
+    assert flushes[0] == 1  # the flush that answered came after the commit
+    w.close()
+
+
+def test_a_failed_flush_is_the_callers_error_and_the_writer_goes_on(tmp_path: Path) -> None:
+    failing = [True]
+
+    def flush() -> None:
+        if failing[0]:
+            raise OSError(5, "Input/output error")
+
+    store, pipeline = _pipeline(tmp_path)
+    w = Writer(store, pipeline, sync=flush)
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    with pytest.raises(OSError, match="Input/output error"):
+        w.accept(raw(1), envelope).result(timeout=30)  # the listener answers 451
+    failing[0] = False
+    again = w.accept(raw(1), envelope).result(timeout=30)  # the sender tries again
+    assert isinstance(again, Duplicate)  # it was committed: stored once
+    assert isinstance(w.accept(raw(2), envelope).result(timeout=30), Stored)
+    w.close()
+    assert _committed(store.path) == 2
+
+
+def test_the_writer_commits_without_waiting_and_flushes_its_log(
+    writer: tuple[Writer, Path],
+) -> None:
+    w, database = writer
+    assert (
+        w.submit(lambda: w.store.conn.execute("PRAGMA synchronous").fetchone()[0]).result(
+            timeout=30
+        )
+        == 1
+    )  # NORMAL: the syncer fsyncs the log
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    assert isinstance(w.accept(raw(1), envelope).result(timeout=30), Stored)
+    assert Path(f"{database}-wal").stat().st_size > 0  # the log that sync_wal flushes
+    sync_wal(database)
+    sync_wal(database.with_name("missing.db"))  # no log yet: nothing to flush
+    w.close()
+    assert _committed(database) == 1

@@ -1,0 +1,111 @@
+"""Make the writer's commits durable off its thread, and only then answer their callers.
+
+The writer's connection commits with ``synchronous=NORMAL``: a commit writes its pages
+to SQLite's write-ahead log but does not wait for the disk. This thread then fsyncs the
+log, and only after that settles the futures of the work those commits held. A caller
+(an SMTP session's 250, an IMAP move, the outbox sender reading what to send) still
+hears of nothing that is not on disk (invariant 1), as with ``synchronous=FULL``; but
+the writer goes on with the next group of messages while the disk works, and one fsync
+covers every group committed in the meantime.
+
+What ``NORMAL`` alone gives up is only durability, never consistency: after a power
+cut the store may lack the last commits, and no one was told of those (SQLite's WAL
+documentation). A process crash loses nothing: the log's pages are in the kernel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, NamedTuple
+
+log = logging.getLogger(__name__)
+
+
+class Settlement(NamedTuple):
+    """A caller's future and what to tell it once the commit is on disk."""
+
+    future: Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+    def settle(self, failure: BaseException | None) -> None:
+        # The flush failed: what was committed may not survive, so the caller must not
+        # rely on it (an SMTP sender answered 451 sends again; it is then a duplicate).
+        error = failure or self.error
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(self.result)
+
+
+def sync_wal(database: Path) -> None:
+    """fsync the store's write-ahead log, so every commit written to it is on disk."""
+    try:
+        fd = os.open(f"{database}-wal", os.O_RDONLY)
+    except FileNotFoundError:  # no log: nothing was committed in WAL mode since it went
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_folder(database: Path) -> None:
+    """fsync the store's folder, so a newly created log file is found after a power cut."""
+    fd = os.open(database.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Syncer:
+    def __init__(self, database: Path, sync: Callable[[], None] | None = None) -> None:
+        self.database = database
+        self._sync = sync or self._sync_database
+        self._folder_synced = False
+        self._queue: queue.SimpleQueue[list[Settlement] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="maildesk-sync", daemon=True)
+        self._thread.start()
+
+    def settle(self, settlements: list[Settlement]) -> None:
+        """Settle these once everything committed until now is on disk."""
+        if settlements:
+            self._queue.put(settlements)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush and settle what is waiting, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _sync_database(self) -> None:
+        sync_wal(self.database)
+        if not self._folder_synced:
+            sync_folder(self.database)
+            self._folder_synced = True
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            waiting = [self._queue.get()]
+            while True:
+                try:
+                    waiting.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in waiting
+            failure: BaseException | None = None
+            try:
+                self._sync()
+            except Exception as exc:  # any failure: the thread must go on answering
+                log.error("cannot flush the store to disk: %s; its callers will try again", exc)
+                failure = exc
+            for settlements in waiting:
+                for settlement in settlements or ():
+                    settlement.settle(failure)
