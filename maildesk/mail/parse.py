@@ -30,6 +30,15 @@ logging.getLogger("mailparser").setLevel(logging.ERROR)
 _MSGID = re.compile(r"<([^<>\s]{1,500})>")
 _MAX_FILENAME = 150
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_WORD = r'[^\s"(),.:;<>@\[\]\\]+'
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+# One mailbox as nearly every client writes it: "Ana Pérez <ana@example.com>" or a bare
+# address. For these, getaddresses gives the same pair (words joined by one space);
+# anything else (quotes, comments, groups, several addresses) goes to it.
+_PLAIN_MAILBOX = re.compile(
+    rf"[ \t]*(?:((?:{_WORD}[ \t]+)*{_WORD})?[ \t]*<({_PLAIN_ADDRESS})>|({_PLAIN_ADDRESS}))[ \t]*"
+)
 _ADDR_SPEC = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
 )
@@ -128,6 +137,8 @@ def _decode(value: Any) -> str:
     """A header value as text: RFC 2047 words decoded chunk by chunk, bad bytes replaced."""
     if not isinstance(value, str):  # email.header.Header when 8-bit bytes were present
         value = str(value)
+    if "=?" not in value:  # no encoded word: decode_header would hand it back whole
+        return _undo_surrogates(value)
     try:
         chunks = decode_header(value)
     except (LookupError, UnicodeError, ValueError, binascii.Error):
@@ -207,8 +218,13 @@ def _addresses(message: Message, name: str) -> tuple[Address, ...]:
     # Split the addresses before decoding RFC 2047 words: decoded first, a display name
     # like "=?utf-8?q?Ana=0D=0ABcc:_x@evil?=" would turn into an address of its own.
     values = [_raw_text(v) for v in message.get_all(name, [])]
+    plain = _PLAIN_MAILBOX.fullmatch(values[0]) if len(values) == 1 else None
+    if plain:
+        pairs = [(" ".join((plain[1] or "").split()), plain[2] or plain[3])]
+    else:
+        pairs = getaddresses(values)
     found = []
-    for display, email in getaddresses(values):
+    for display, email in pairs:
         email = email.strip().lower()
         if _ADDR_SPEC.fullmatch(email):
             found.append(Address(email, _clean_line(_decode(display))))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,16 @@ class ParsedMail:
 
     def header(self, name: str) -> str:
         """The first value of header ``name`` (any case), or ""."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key == wanted), "")
+        values = self._by_name.get(name.lower())
+        return values[0] if values else ""
 
     def header_all(self, name: str) -> list[str]:
-        wanted = name.lower()
-        return [value for key, value in self.headers if key == wanted]
+        return list(self._by_name.get(name.lower(), ()))
+
+    @cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        # Classification asks for a dozen headers by name; one pass instead of one each.
+        found: dict[str, list[str]] = {}
+        for key, value in self.headers:
+            found.setdefault(key, []).append(value)
+        return found

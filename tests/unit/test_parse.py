@@ -120,3 +120,39 @@ def test_a_date_or_sender_it_cannot_read_is_noted_as_a_defect() -> None:
     assert {"DateHeaderDefect", "AddressHeaderDefect"} <= set(mail.defects)
     clean = parse(headers("From: a@example.com\nDate: Mon, 2 Nov 2026 10:00:00 +0100"))
     assert clean.defects == ()
+
+
+def test_plain_mailboxes_read_as_getaddresses_reads_them() -> None:
+    # "Name <addr>" and bare addresses skip getaddresses: the pair must not change.
+    import random
+    from email.utils import getaddresses
+
+    from maildesk.mail.parse import _PLAIN_MAILBOX
+
+    rng = random.Random(7)
+    word_chars = "aZéñ=?_-'+!#x1/{}|~`$%&*^\x01ü"
+    atom_chars = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+
+    def atom() -> str:
+        return "".join(rng.choice(atom_chars) for _ in range(rng.randint(1, 5)))
+
+    def address() -> str:
+        domain = ".".join(rng.choice(["uni", "a-1", "example", "x"]) for _ in range(2))
+        return ".".join(atom() for _ in range(rng.randint(1, 3))) + "@" + domain
+
+    def space() -> str:
+        return rng.choice([" ", "\t", "  ", ""])
+
+    for _ in range(5000):
+        words = [
+            "".join(rng.choice(word_chars) for _ in range(rng.randint(1, 6))) for _ in range(3)
+        ]
+        value = space() + " ".join(words[: rng.randint(0, 3)]) + space() + f"<{address()}>"
+        if rng.random() < 0.3:
+            value = space() + address() + space()
+        plain = _PLAIN_MAILBOX.fullmatch(value)
+        assert plain is not None, value
+        pair = (" ".join((plain[1] or "").split()), plain[2] or plain[3])
+        assert [pair] == getaddresses([value]), value
+    for other in ['"Pérez, Ana" <a@x.example>', "a@x.example (Ana)", "a@x, b@y", "A. B <a@x>"]:
+        assert _PLAIN_MAILBOX.fullmatch(other) is None
