@@ -4,20 +4,24 @@
 
 Parses the same mix as figure 1 (same ``--seed``) in one process, timing only the
 parsing: ``mailparser.parse_from_bytes`` alone, then maildesk's own ``parse`` (mail-parser
-plus header decoding and HTML to text), in messages per second. Ingest can approach the
-first figure, never pass it. Then runs figure 1 with the same messages (or takes its rate
-from ``--ingest-rate``) and prints ingest as a share of the floor.
+without its header diagnostics, with a faster boundary matcher in the email package, plus
+header decoding and HTML to text), in messages per second. maildesk's parse is now the
+faster of the two; ingest can approach it, never pass it. Then runs figure 1 with the
+same messages (or takes its rate from ``--ingest-rate``) and prints ingest as a share of
+both.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import re
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from email import feedparser
 from pathlib import Path
 
 import mailparser
@@ -58,7 +62,12 @@ def main() -> None:
         spool.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    # The floor is mail-parser on the email package as it ships: without the boundary
+    # matcher maildesk's parse installs in the feed parser (maildesk/mail/boundaries.py).
+    ours_re = vars(feedparser)["re"]
+    vars(feedparser)["re"] = re
     floor = rate(raws, mailparser.parse_from_bytes, args.rounds)
+    vars(feedparser)["re"] = ours_re
     ours = rate(raws, parse, args.rounds)
     print(
         f"parse-floor: {len(raws)} messages, best of {args.rounds}: mailparser.parse_from_bytes"

@@ -21,11 +21,13 @@ from typing import Any
 import mailparser
 
 from maildesk.errors import MalformedMail
+from maildesk.mail import boundaries
 from maildesk.mail.htmltext import html_to_text
 from maildesk.mail.parsed import Address, Attachment, ParsedMail
 
 # mail-parser logs every part it does not render at WARNING; that is noise for a daemon.
 logging.getLogger("mailparser").setLevel(logging.ERROR)
+boundaries.install()
 
 _MSGID = re.compile(r"<([^<>\s]{1,500})>")
 _MAX_FILENAME = 150
