@@ -34,6 +34,9 @@ class Templates:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Texts change on reload (SIGHUP), after `check` passed them (reload.py); a
+            # file edited in place must not go out unchecked, nor cost a stat per mail.
+            auto_reload=False,
         )
 
     def render(self, name: str, language: str, context: Mapping[str, Any]) -> str:

@@ -119,6 +119,20 @@ def test_a_site_template_overrides_the_packaged_one_and_others_stay_reachable(
     assert "lunes a viernes" in text  # the packaged policy text still applies
 
 
+def test_a_template_edited_in_place_waits_for_the_reload(tmp_path: Path) -> None:
+    # An edit goes out only once reload (SIGHUP) has checked it and built new Templates;
+    # a half-written or broken file must not reach requesters before that.
+    (tmp_path / "es").mkdir()
+    site = tmp_path / "es" / "privacy.txt.j2"
+    site.write_text("Aviso uno.\n", encoding="utf-8")
+    running = Templates(tmp_path, "es")
+    assert "Aviso uno." in running.render("ack.txt.j2", "es", context())
+    site.write_text("Aviso dos {% if %}\n", encoding="utf-8")
+    assert "Aviso uno." in running.render("ack.txt.j2", "es", context())
+    site.write_text("Aviso dos.\n", encoding="utf-8")
+    assert "Aviso dos." in Templates(tmp_path, "es").render("ack.txt.j2", "es", context())
+
+
 def test_an_unknown_language_falls_back_to_the_default() -> None:
     assert "Estimado/a" in Templates(None, "es").render("ack.txt.j2", "fr", context())
 
