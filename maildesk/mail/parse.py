@@ -204,7 +204,8 @@ def _header(message: Message, name: str) -> str:
 
 def _clean_line(value: str) -> str:
     """One line of printable text: folded whitespace collapsed, control characters gone."""
-    value = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in value)
+    if not value.isprintable():  # printable text has no character of category C
+        value = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in value)
     return " ".join(value.split())
 
 
