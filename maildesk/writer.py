@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from maildesk.ingest.pipeline import Envelope, Outcome, Pipeline
 from maildesk.store.store import Store
-from maildesk.syncer import Settlement, Syncer
+from maildesk.syncer import WRITER_CHECKPOINT_PAGES, Settlement, Syncer
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,9 @@ class Writer:
         """``sync`` flushes the store to disk; by default an fsync of its log."""
         self.store = store
         self.pipeline = pipeline
-        store.conn.execute("PRAGMA synchronous=NORMAL")  # the syncer waits for the disk
+        # The syncer waits for the disk, and copies the log into the database.
+        store.conn.execute("PRAGMA synchronous=NORMAL")
+        store.conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
         self._syncer = Syncer(Path(store.path), sync)
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="maildesk-writer", daemon=True)

@@ -17,7 +17,7 @@ from maildesk.clock import FakeClock
 from maildesk.config import parse
 from maildesk.ingest.pipeline import Duplicate, Envelope, Outcome, Pipeline, Stored
 from maildesk.store.store import Store
-from maildesk.syncer import sync_wal
+from maildesk.syncer import CHECKPOINT_SECONDS, WRITER_CHECKPOINT_PAGES, sync_wal
 from maildesk.templates import Templates
 from maildesk.writer import Writer
 
@@ -185,3 +185,24 @@ def test_the_writer_commits_without_waiting_and_flushes_its_log(
     sync_wal(database.with_name("missing.db"))  # no log yet: nothing to flush
     w.close()
     assert _committed(database) == 1
+
+
+def test_the_log_is_copied_into_the_database_off_the_writer(writer: tuple[Writer, Path]) -> None:
+    # Checkpoints run on the sync thread once callers are answered; the writer's own
+    # (in its COMMIT, holding up a whole group) is only a backstop far out.
+    w, database = writer
+    assert (
+        w.submit(lambda: w.store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]).result(
+            timeout=30
+        )
+        == WRITER_CHECKPOINT_PAGES
+    )
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    before = database.stat().st_size
+    for n in range(40):
+        assert isinstance(w.accept(raw(n), envelope).result(timeout=30), Stored)
+    time.sleep(CHECKPOINT_SECONDS + 0.05)
+    assert isinstance(w.accept(raw(99), envelope).result(timeout=30), Stored)
+    _wait_until(lambda: database.stat().st_size > before)  # pages copied from the log
+    w.close()
+    assert _committed(database) == 41
