@@ -188,8 +188,10 @@ def _conversation(factory: type, pieces: list[bytes], limit: int) -> tuple[list[
     port = server.sockets[0].getsockname()[1]
     replies: list[str] = []
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            reader = sock.makefile("rb")
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+            sock.makefile("rb") as reader,
+        ):
 
             def answer() -> None:
                 while True:
@@ -288,3 +290,34 @@ def test_a_line_longer_than_the_buffer_is_kept_not_refused() -> None:
     )
     assert replies[4:6] == ["354", "250"]
     assert contents[0] == b"Subject: long\r\n\r\n" + line
+
+
+def test_a_client_gone_in_the_middle_of_data_leaves_nothing_and_the_listener_serves_on() -> None:
+    received: list[bytes] = []
+
+    async def accept(raw: bytes, envelope: Envelope) -> Outcome:
+        received.append(raw)
+        return Stored(7, Action.OPEN, "id", "INFO#7", True)
+
+    with Listener(accept) as listener:
+        with (
+            socket.create_connection(("127.0.0.1", listener.port), timeout=10) as sock,
+            sock.makefile("rb") as reader,
+        ):
+            reader.readline()
+            for command in (b"EHLO t\r\n", b"MAIL FROM:<a@x.example>\r\n"):
+                sock.sendall(command)
+                while reader.readline()[3:4] == b"-":
+                    pass
+            sock.sendall(b"RCPT TO:<info@uni.example>\r\n")
+            reader.readline()
+            sock.sendall(b"DATA\r\n")
+            assert reader.readline().startswith(b"354")
+            sock.sendall(b"Subject: half\r\n\r\nthe first half of a mes")
+        deadline = time.monotonic() + 10
+        while any(s.transport is not None for s in list(listener.handler.sessions)):
+            assert time.monotonic() < deadline, "the half-sent session was not dropped"
+            time.sleep(0.01)
+        with smtplib.SMTP("127.0.0.1", listener.port, timeout=10) as client:
+            client.sendmail("a@example.com", ["info@uni.example"], MESSAGE)
+    assert received == [MESSAGE]
