@@ -59,18 +59,18 @@ class Settlement(NamedTuple):
 def sync_wal(database: Path) -> None:
     """fsync the store's write-ahead log, so every commit written to it is on disk."""
     try:
-        fd = os.open(f"{database}-wal", os.O_RDONLY)
+        _fsync(Path(f"{database}-wal"))
     except FileNotFoundError:  # no log: nothing was committed in WAL mode since it went
         return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sync_folder(database: Path) -> None:
     """fsync the store's folder, so a newly created log file is found after a power cut."""
-    fd = os.open(database.parent, os.O_RDONLY)
+    _fsync(database.parent)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
