@@ -28,8 +28,10 @@ from pathlib import Path
 from bench.mix import Spool, plan, predicted_tickets, queues_toml
 from maildesk.clock import SystemClock
 from maildesk.config import load
-from maildesk.ingest.pipeline import Envelope, Pipeline, Stored
-from maildesk.secret import load_secret
+from maildesk.config.secret import load_secret
+from maildesk.desk import Desk
+from maildesk.ingest.envelope import Envelope, Stored
+from maildesk.ingest.pipeline import Pipeline
 from maildesk.store.store import Store
 from maildesk.templates import Templates
 
@@ -46,7 +48,8 @@ def run(folder: Path, raws: list[tuple[bytes, str, str]], group: int, fsync: boo
     if not fsync:
         store.conn.execute("PRAGMA synchronous=OFF")
     templates = Templates(config.templates_dir, config.language)
-    pipeline = Pipeline(config, store, templates, SystemClock(), load_secret(config, create=True))
+    desk = Desk(config, store, templates, load_secret(config, create=True))
+    pipeline = Pipeline(desk, SystemClock())
     started = time.perf_counter()
     for first in range(0, len(raws), group):
         with store.transaction():

@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from maildesk import reports
 from maildesk.config import parse
-from maildesk.report_queries import monthly
+from maildesk.reports import indicators as reports
+from maildesk.reports.queries import monthly
 from maildesk.store.store import Store, iso
 
 _CHUNK = 200_000

@@ -46,9 +46,9 @@ from zoneinfo import ZoneInfo
 
 from bench.mix import QUEUES, queues_toml
 from maildesk.config import parse
-from maildesk.mailer import Mailer
+from maildesk.desk import Desk
+from maildesk.sla.sweeps import SweepReport, Sweeps
 from maildesk.store.store import Store, iso
-from maildesk.sweeps import SweepReport, Sweeps
 from maildesk.templates import Templates
 
 _CHUNK = 200_000  # rows per transaction
@@ -253,8 +253,8 @@ def main() -> None:
             base_dir=folder,
         )
         store = Store(config.database)
-        mailer = Mailer(config, store, Templates(None, "es"), b"bench-secret-0123456789abcdef")
-        sweeps = Sweeps(config, store, mailer)
+        desk = Desk(config, store, Templates(None, "es"), b"bench-secret-0123456789abcdef")
+        sweeps = Sweeps(desk)
         plans(store)
         timed("per-minute run", lambda: sweeps.run_sla(NOW), store)
         timed("again at once (nothing due)", lambda: sweeps.run_sla(NOW), store)

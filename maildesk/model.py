@@ -23,7 +23,11 @@ class State(StrEnum):
 
 @dataclass(frozen=True)
 class Ticket:
-    """A ticket as the threading and workflow logic sees it."""
+    """A ticket: what threading, the workflow, agents' actions and surveys read of it.
+
+    The store fills every field; pure code and tests may leave the agent-side fields
+    (from ``queue_address`` on) at their defaults when they do not read them.
+    """
 
     number: int
     queue: str
@@ -33,3 +37,13 @@ class Ticket:
     created_at: datetime
     closed_at: datetime | None = None
     participants: frozenset[str] = field(default_factory=frozenset)  # lower-case addresses
+    queue_address: str = ""  # the address of ours it was opened at, and answers from
+    requester_name: str = ""
+    language: str = "es"
+    assignee: str | None = None
+    group: str | None = None
+    priority: str = "normal"
+    category: str | None = None
+    segment: str | None = None
+    first_response_at: datetime | None = None
+    merged_into: int | None = None

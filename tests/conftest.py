@@ -1,13 +1,54 @@
-"""Shared fixtures: real servers on loopback (see tests/servers/)."""
+"""Shared fixtures: real servers on loopback (see tests/servers/), and the desk as the
+daemon builds it: ``config`` (the test module's ``CONFIG`` text, else the built-in
+defaults), ``clock``, ``store``, ``desk`` and ``pipeline``. A module overrides one by
+defining a fixture of the same name."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from maildesk.clock import FakeClock
+from maildesk.config import Config, parse
+from maildesk.desk import Desk
+from maildesk.ingest.pipeline import Pipeline
+from maildesk.store.store import Store
 from tests.servers import Dovecot, SmtpSink
+from tests.support.desk import build_desk
+
+# A Friday afternoon inside working hours, unless a module says otherwise with START.
+_START = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> Config:
+    """The test module's ``CONFIG`` (TOML text), its database in the test's folder."""
+    return parse(getattr(request.module, "CONFIG", ""), path=None, base_dir=tmp_path)
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> FakeClock:
+    return FakeClock(getattr(request.module, "START", _START))
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[Store]:
+    opened = Store(config.database)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def desk(config: Config, store: Store) -> Desk:
+    return build_desk(config, store)
+
+
+@pytest.fixture
+def pipeline(desk: Desk, clock: FakeClock) -> Pipeline:
+    return Pipeline(desk, clock)
 
 
 def _started_dovecot(directory: Path) -> Dovecot:

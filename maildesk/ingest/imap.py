@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 from maildesk.config import ImapConfig
 from maildesk.errors import PermanentError, TransientError
+from maildesk.ingest.envelope import Envelope, Outcome, Quarantined
 from maildesk.ingest.imap_client import CLOSE_TIMEOUT, close, connect, mapped
-from maildesk.ingest.pipeline import Envelope, Outcome, Quarantined
 
 log = logging.getLogger(__name__)
 

@@ -1,53 +1,20 @@
-"""What comes into the pipeline and what it answers: the envelope, the outcomes, and the
-message row and dedupe key made from a parsed message. Plain data and pure functions."""
+"""The message row and dedupe key made from a parsed message, and the attachment limits.
+Pure functions over plain data; the envelope and the outcomes are ``envelope.py``."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from maildesk.config import QueueConfig
+from maildesk.ingest.envelope import Envelope
 from maildesk.mail.parsed import Address, Attachment, ParsedMail
 from maildesk.store.store import NewMessage
-from maildesk.workflow import Action
 
 # Trace headers differ between two deliveries of the same message; they are left out
 # of the content hash so a retry or a second mailbox still counts as the same mail.
 _BODY_SPLIT = re.compile(rb"\r?\n\r?\n")
-
-
-@dataclass(frozen=True)
-class Envelope:
-    mail_from: str | None  # SMTP MAIL FROM ("" for the null sender); None when unknown
-    recipients: Sequence[str]  # SMTP RCPT TO; empty for IMAP (the account names the queue)
-    source: str  # "smtp", "lmtp", "imap:info"
-    queue: str | None = None  # forced by the source (an IMAP account feeds one queue)
-
-
-@dataclass(frozen=True)
-class Stored:
-    ticket: int | None
-    action: Action
-    message_id: str
-    ref: str  # "INFO#42", or "" when the message joined no ticket
-    acknowledged: bool
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    ticket: int | None
-    message_id: str
-
-
-@dataclass(frozen=True)
-class Quarantined:
-    quarantine_id: int
-    reason: str
-
-
-Outcome = Stored | Duplicate | Quarantined
 
 
 def dedupe_key(raw: bytes, mail: ParsedMail) -> str:
@@ -108,12 +75,6 @@ def inbound_row(
         raw_sha256=raw_sha,
         note=note,
     )
-
-
-def envelope_address(mail_from: str | None) -> Address | None:
-    if mail_from and "@" in mail_from:
-        return Address(mail_from.strip("<>").lower())
-    return None
 
 
 def concrete_address(queue: QueueConfig) -> str:

@@ -1,4 +1,4 @@
-"""accept(raw bytes) -> Stored | Duplicate | Quarantined, in one SQLite transaction.
+"""accept(raw bytes) -> Stored | Duplicate | Quarantined, in one transaction.
 
 Every source (SMTP, LMTP, IMAP) calls ``accept`` and acknowledges the message to its
 sender only after it returns: by then the message, its ticket change, its event and the
@@ -9,36 +9,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from maildesk.agentmail import AgentCheck, AgentDesk
-from maildesk.anonymity import Sealer
+from maildesk.agents.intake import AgentCheck
 from maildesk.clock import Clock
-from maildesk.config import Config, QueueConfig, address_matches, queue_for
-from maildesk.deadlines import Deadlines
+from maildesk.config import QueueConfig, address_matches, queue_for
+from maildesk.desk import Desk
 from maildesk.errors import MalformedMail
-from maildesk.ingest.inbound import (
+from maildesk.ingest.envelope import (
     Duplicate,
     Envelope,
     Outcome,
     Quarantined,
     Stored,
-    concrete_address,
-    dedupe_key,
     envelope_address,
-    inbound_row,
-    within_limits,
 )
-from maildesk.ingest.masking import Masked, Masking
+from maildesk.ingest.inbound import concrete_address, dedupe_key, inbound_row, within_limits
 from maildesk.mail.bounces import bounced_message_ids, bounced_recipients
 from maildesk.mail.classify import Classification, MailKind, classify
 from maildesk.mail.parse import parse
-from maildesk.mail.parsed import Address, ParsedMail
+from maildesk.mail.parsed import Address, Attachment, ParsedMail
 from maildesk.mail.thread import (
     Hit,
+    ThreadChoice,
     Via,
     base_subject,
     choose,
@@ -47,42 +43,56 @@ from maildesk.mail.thread import (
     signed_tickets,
     strip_tags,
 )
-from maildesk.mailer import Mail, Mailer
-from maildesk.store.store import NewTicket, Store
-from maildesk.survey_store import Surveyor
-from maildesk.surveys import Answer
-from maildesk.templates import Templates
+from maildesk.outbox.mailer import Mail
+from maildesk.privacy.masking import Masked
+from maildesk.store.store import NewTicket
+from maildesk.surveys.rules import Answer
 from maildesk.workflow import Action, Decision, decide
-
-# The sources and the writer take the envelope and the outcomes from here, with accept.
-__all__ = ["Duplicate", "Envelope", "Outcome", "Pipeline", "Quarantined", "Stored"]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """One message on its way through the pipeline: what came in and what was decided.
+
+    Built step by step (``replace``) as the pipeline learns more; the steps that store it
+    read it whole instead of a dozen parameters.
+    """
+
+    raw: bytes  # as received
+    envelope: Envelope  # its sender a pseudonym once kept, in anonymous queues
+    mail: ParsedMail  # masked in anonymous queues
+    sender: Address  # the pseudonym in anonymous queues
+    kind: Classification
+    key: str  # dedupe key: Message-ID plus a content hash
+    now: datetime
+    queue: QueueConfig  # where it was written (a ticket it joins may be of another)
+    queue_address: str  # the address of ours it was written to
+    masked: Masked | None = None
+    choice: ThreadChoice | None = None
+    agent: AgentCheck | None = None
+    kept: bytes = b""  # the raw mail as the store keeps it: sealed in anonymous queues
+
+
 class Pipeline:
-    def __init__(
-        self,
-        config: Config,
-        store: Store,
-        templates: Templates,
-        clock: Clock,
-        secret: bytes,
-        sealer: Sealer | None = None,
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.templates = templates
+    """``accept``: one message in, one transaction, one outcome."""
+
+    def __init__(self, desk: Desk, clock: Clock) -> None:
+        self.desk = desk
+        self.config = desk.config
+        self.store = desk.store
+        self.templates = desk.templates
         self.clock = clock
-        self.secret = secret
-        self.mailer = Mailer(config, store, templates, secret)
-        self.tags = {q.tag for q in config.queues}
-        self.agents = config.agent_addresses()
-        self.own = [a for q in config.queues for a in q.addresses]
-        self.deadlines = Deadlines(config, store)  # the service-level clocks of each ticket
-        self.desk = AgentDesk(config, store, templates, self.mailer)
-        self.surveys = Surveyor(config, store, self.mailer)
-        self.masking = Masking(config, store, sealer, self._is_own)
+        self.secret = desk.secret
+        self.mailer = desk.mailer
+        self.deadlines = desk.deadlines
+        self.intake = desk.intake
+        self.surveys = desk.surveyor
+        self.masking = desk.masking
+        self.tags = {q.tag for q in desk.config.queues}
+        self.agents = desk.config.agent_addresses()
+        self.own = list(desk.config.own_addresses)
 
     def route(self, recipients: Sequence[str]) -> tuple[QueueConfig, str] | None:
         return queue_for(self.config, list(recipients))
@@ -107,27 +117,27 @@ class Pipeline:
             log.info("duplicate message-id=<%s> already stored", mail.message_id)
             return Duplicate(duplicate[1], mail.message_id)
         queue, queue_address = self._queue(mail, envelope)
-        masked: Masked | None = None  # in anonymous queues
+        arrival = Arrival(raw, envelope, mail, sender, kind, key, now, queue, queue_address)
         if queue.anonymous and sender.email not in self.agents:
-            masked = self.masking.mask(raw, mail, sender, queue, kind)
-            sender, mail = masked.sender, masked.mail
+            arrival = self._mask(arrival, queue)
         # A bounce names our message only inside the returned copy; that finds its ticket.
         bounced = bounced_message_ids(raw) if kind.kind is MailKind.BOUNCE else []
+        mail, sender = arrival.mail, arrival.sender
         choice = choose(self._hits(mail, bounced), sender.email, self.agents, queue.tag)
-        agent = self.desk.recognise(mail, sender, choice, kind)
+        agent = self.intake.recognise(mail, sender, choice, kind)
+        arrival = replace(arrival, agent=agent)
         if kind.may_answer and agent is None:
             answered = self.surveys.mail_answer(mail, sender, now)
             if answered is not None:  # "5", "no se resolvió": recorded, the ticket stays
                 with self.store.transaction():
-                    kept, envelope = self._kept(raw, envelope, masked, now)
-                    return self._survey_answer(kept, mail, sender, envelope, key, answered, now)
-        choice = self.desk.join_duplicate(choice, mail, sender, queue, kind, now)
+                    return self._survey_answer(self._kept(arrival), answered)
+        choice = self.intake.join_duplicate(choice, mail, sender, queue, kind, now)
         joined = choice.ticket.queue if choice.ticket else None
-        if not masked and joined and self.masking.anonymous(joined) and agent is None:
+        if not arrival.masked and joined and self.masking.anonymous(joined) and agent is None:
             # Mail that reached an anonymous ticket by our Message-ID, written to another
             # address or a bounce of our answer: masked all the same.
-            masked = self.masking.mask(raw, mail, sender, self.config.queue(joined), kind)
-            sender, mail = masked.sender, masked.mail
+            arrival = self._mask(arrival, self.config.queue(joined))
+        arrival = replace(arrival, choice=choice)
         decision = decide(
             choice,
             now=now,
@@ -137,12 +147,10 @@ class Pipeline:
             reopen_window=timedelta(days=self.config.reopen_days),
         )
         with self.store.transaction():
-            kept, envelope = self._kept(raw, envelope, masked, now)
-            outcome = self._store(
-                kept, mail, sender, envelope, key, kind, queue, queue_address, decision, agent, now
-            )
+            arrival = self._kept(arrival)
+            outcome = self._store(arrival, decision)
             if bounced:
-                self._record_bounce(raw, mail, bounced, kind, now)
+                self._record_bounce(arrival, bounced)
             # Said once it is true: in a group committed together, at the group's commit.
             self.store.after_commit(
                 partial(
@@ -151,7 +159,7 @@ class Pipeline:
                     outcome.ref or "-",
                     outcome.action.value,
                     kind.kind.value,
-                    mail.message_id,
+                    arrival.mail.message_id,
                     " acknowledged" if outcome.acknowledged else "",
                 )
             )
@@ -159,16 +167,21 @@ class Pipeline:
 
     # -- steps -----------------------------------------------------------------------
 
-    def _kept(
-        self, raw: bytes, envelope: Envelope, masked: Masked | None, now: datetime
-    ) -> tuple[bytes, Envelope]:
+    def _mask(self, arrival: Arrival, queue: QueueConfig) -> Arrival:
+        """The arrival as an anonymous queue keeps it: its sender behind a pseudonym. A
+        message is masked at most once, by the first step that finds it anonymous."""
+        masked = self.masking.mask(arrival.raw, arrival.mail, arrival.sender, queue, arrival.kind)
+        return replace(arrival, masked=masked, sender=masked.sender, mail=masked.mail)
+
+    def _kept(self, arrival: Arrival) -> Arrival:
         """The raw mail and envelope as the store keeps them: sealed in anonymous queues."""
+        masked = arrival.masked
         if masked is None:
-            return raw, envelope
+            return replace(arrival, kept=arrival.raw)
         kept, mail_from = self.masking.seal(
-            raw, envelope.mail_from, masked.real, masked.sender, now
+            arrival.raw, arrival.envelope.mail_from, masked.real, masked.sender, arrival.now
         )
-        return kept, replace(envelope, mail_from=mail_from)
+        return replace(arrival, kept=kept, envelope=replace(arrival.envelope, mail_from=mail_from))
 
     def _queue(self, mail: ParsedMail, envelope: Envelope) -> tuple[QueueConfig, str]:
         headers = [a.email for a in (*mail.to, *mail.cc)]
@@ -192,79 +205,106 @@ class Pipeline:
         ]
         tag = find_tag(mail.subject, self.tags)
         tagged = [tag.number] if tag and tag.number not in signed + stored else []
-        tickets = self.desk.follow_merges(self.store.tickets(signed + stored + tagged))
+        tickets = self.intake.follow_merges(self.store.tickets(signed + stored + tagged))
         hits = [Hit(tickets[n], Via.SIGNED_ID) for n in signed if n in tickets]
         hits += [Hit(tickets[n], Via.STORED_ID) for n in stored if n in tickets]
         if tag:
             for n in tagged:
-                if n in tickets and self._tag_of(tickets[n].queue) == tag.prefix:
+                if n in tickets and self.config.tag_of(tickets[n].queue) == tag.prefix:
                     hits.append(Hit(tickets[n], Via.TAG))
         return hits
 
-    def _store(
-        self,
-        raw: bytes,
-        mail: ParsedMail,
-        sender: Address,
-        envelope: Envelope,
-        key: str,
-        kind: Classification,
-        queue: QueueConfig,
-        queue_address: str,
-        decision: Decision,
-        agent: AgentCheck | None,
-        now: datetime,
-    ) -> Stored:
-        raw_sha = self.store.put_blob(raw)
-        ack_template = "ack.txt.j2"
+    def _store(self, arrival: Arrival, decision: Decision) -> Stored:
+        """The message, its ticket change, its attachments and the mail it causes."""
+        mail, sender, kind, now = arrival.mail, arrival.sender, arrival.kind, arrival.now
+        ticket, ack_template = self._open_or_append(arrival, decision)
+        message = self._record_message(arrival, ticket)
+        refused = self._attachments(arrival, message)
         existing = None if decision.opens_ticket else decision.ticket
-        ticket: int | None = existing.number if existing else None
+        ref = ""
+        if ticket is not None:
+            ref = (
+                f"{self.config.tag_of(existing.queue if existing else arrival.queue.name)}#{ticket}"
+            )
+            if kind.may_answer:
+                # An anonymous sender's mail was masked: its To and Cc hold only our addresses.
+                others = [a.email for a in (*mail.to, *mail.cc) if not self.config.is_own(a.email)]
+                people = [a for a in (sender.email, *others) if a not in self.agents]
+                self.store.add_participants(ticket, people, "cc")
+            self.store.add_event(ticket, decision.action.value, f"message <{mail.message_id}>", now)
+            self.deadlines.after_message(ticket, existing, sender.email, kind.may_answer, now)
+        acknowledged = decision.acknowledge and ticket is not None
+        if acknowledged and ticket is not None:
+            acknowledged = self._acknowledge(arrival, ticket, ref, ack_template)
+        if refused and ticket is not None:
+            self._refused_attachments(arrival, ticket, ref, refused)
+        self.intake.arrived(
+            ticket, message, mail, sender, arrival.agent, decision, kind.may_answer, now
+        )
+        return Stored(ticket, decision.action, mail.message_id, ref, acknowledged)
+
+    def _open_or_append(self, arrival: Arrival, decision: Decision) -> tuple[int | None, str]:
+        """The ticket the message belongs to, opened or moved as decided; and the template
+        of its acknowledgement (a category may have its own)."""
+        mail, now, queue = arrival.mail, arrival.now, arrival.queue
+        existing = None if decision.opens_ticket else decision.ticket
         if decision.opens_ticket:
             ticket = self.store.insert_ticket(
                 NewTicket(
                     queue=queue.name,
-                    queue_address=queue_address,
+                    queue_address=arrival.queue_address,
                     subject=base_subject(strip_tags(mail.subject, self.tags)),
-                    requester=sender.email,
-                    requester_name=sender.name,
+                    requester=arrival.sender.email,
+                    requester_name=arrival.sender.name,
                     language=queue.language,
                     claimed_tag=str(decision.claimed) if decision.claimed else None,
                     linked_to=decision.linked_to,
                 ),
                 now,
             )
-            ack_template = self.desk.opened(ticket, queue, mail, sender, envelope.recipients, now)
-        elif existing is not None and decision.state is not None:
+            template = self.intake.opened(
+                ticket, queue, mail, arrival.sender, arrival.envelope.recipients, now
+            )
+            return ticket, template
+        if existing is not None and decision.state is not None:
             if decision.state is not existing.state:
                 self.store.set_state(existing.number, decision.state, now)
             else:
                 self.store.touch(existing.number, now)
-        note = "; ".join(filter(None, [kind.reason, ", ".join(mail.defects)]))
-        message = self.store.insert_message(
-            inbound_row(ticket, kind.kind.value, mail, sender, envelope, key, raw_sha, note), now
+        return (existing.number if existing else None), "ack.txt.j2"
+
+    def _record_message(self, arrival: Arrival, ticket: int | None) -> int:
+        mail = arrival.mail
+        raw_sha = self.store.put_blob(arrival.kept)
+        note = "; ".join(filter(None, [arrival.kind.reason, ", ".join(mail.defects)]))
+        row = inbound_row(
+            ticket,
+            arrival.kind.kind.value,
+            mail,
+            arrival.sender,
+            arrival.envelope,
+            arrival.key,
+            raw_sha,
+            note,
         )
+        return self.store.insert_message(row, arrival.now)
+
+    def _attachments(self, arrival: Arrival, message: int) -> list[Attachment]:
+        """Keep the attachments within the limits; return those refused."""
+        limits = self.config.limits
         kept, refused = within_limits(
-            mail.attachments,
-            self.config.limits.max_attachments,
-            self.config.limits.max_attachment_bytes,
+            arrival.mail.attachments, limits.max_attachments, limits.max_attachment_bytes
         )
         for attachment in kept:
             self.store.add_attachment(
                 message, attachment.filename, attachment.content_type, attachment.payload
             )
-        ref = ""
-        if ticket is not None:
-            ref = f"{self._tag_of(existing.queue if existing else queue.name)}#{ticket}"
-            if kind.may_answer:
-                # An anonymous sender's mail was masked: its To and Cc hold only our addresses.
-                others = [a.email for a in (*mail.to, *mail.cc) if not self._is_own(a.email)]
-                people = [a for a in (sender.email, *others) if a not in self.agents]
-                self.store.add_participants(ticket, people, "cc")
-            self.store.add_event(ticket, decision.action.value, f"message <{mail.message_id}>", now)
-            self.deadlines.after_message(ticket, existing, sender.email, kind.may_answer, now)
-        acknowledged = decision.acknowledge and ticket is not None
-        if acknowledged and self._over_rate(sender.email, now):
-            acknowledged = False
+        return refused
+
+    def _acknowledge(self, arrival: Arrival, ticket: int, ref: str, template: str) -> bool:
+        """Queue the acknowledgement unless the sender is over the loop guard's rate."""
+        sender, now = arrival.sender, arrival.now
+        if self._over_rate(sender.email, now):
             self.store.add_event(
                 ticket, "rate-limited", f"no acknowledgement to {sender.email}", now
             )
@@ -274,64 +314,41 @@ class Pipeline:
                 self.config.limits.auto_replies_per_hour,
                 ref,
             )
-        if acknowledged and ticket is not None:
-            subject = base_subject(strip_tags(mail.subject, self.tags))
-            self._answer(
-                "ack",
-                ack_template,
-                # What this ticket is owed, which a VIP segment or a queue's policy may shorten.
-                {
-                    "subject": subject,
-                    "response_hours": _hours(self.deadlines.first_response_hours(ticket)),
-                },
-                ticket,
-                mail,
-                sender,
-                queue,
-                queue_address,
-                now,
-            )
-        if refused and ticket is not None:
-            names = ", ".join(a.filename for a in refused)
-            self.store.add_event(ticket, "attachments-over-limit", names, now)
-            log.warning("attachments over the limit ticket=%s: %d not kept", ref, len(refused))
-            if kind.may_answer and not self._over_rate(sender.email, now):
-                limits = self.config.limits
-                context = {
-                    "refused": [a.filename for a in refused],
-                    "max_attachments": limits.max_attachments,
-                    "max_megabytes": round(limits.max_attachment_bytes / 1048576, 1),
-                }
-                self._answer(
-                    "notice",
-                    "attachments_refused.txt.j2",
-                    context,
-                    ticket,
-                    mail,
-                    sender,
-                    queue,
-                    queue_address,
-                    now,
-                )
-        self.desk.arrived(ticket, message, mail, sender, agent, decision, kind.may_answer, now)
-        return Stored(ticket, decision.action, mail.message_id, ref, acknowledged)
-
-    def _survey_answer(
-        self,
-        raw: bytes,
-        mail: ParsedMail,
-        sender: Address,
-        envelope: Envelope,
-        key: str,
-        answered: tuple[int, Answer],
-        now: datetime,
-    ) -> Stored:
-        number, answer = answered
-        raw_sha = self.store.put_blob(raw)
-        self.store.insert_message(
-            inbound_row(number, "survey", mail, sender, envelope, key, raw_sha), now
+            return False
+        subject = base_subject(strip_tags(arrival.mail.subject, self.tags))
+        # What this ticket is owed, which a VIP segment or a queue's policy may shorten.
+        hours = _hours(self.deadlines.first_response_hours(ticket))
+        self._answer(
+            arrival, "ack", template, {"subject": subject, "response_hours": hours}, ticket
         )
-        recorded = self.surveys.record(number, answer, "mail", now)
+        return True
+
+    def _refused_attachments(
+        self, arrival: Arrival, ticket: int, ref: str, refused: Sequence[Attachment]
+    ) -> None:
+        names = ", ".join(a.filename for a in refused)
+        self.store.add_event(ticket, "attachments-over-limit", names, arrival.now)
+        log.warning("attachments over the limit ticket=%s: %d not kept", ref, len(refused))
+        if arrival.kind.may_answer and not self._over_rate(arrival.sender.email, arrival.now):
+            limits = self.config.limits
+            context = {
+                "refused": [a.filename for a in refused],
+                "max_attachments": limits.max_attachments,
+                "max_megabytes": round(limits.max_attachment_bytes / 1048576, 1),
+            }
+            self._answer(arrival, "notice", "attachments_refused.txt.j2", context, ticket)
+
+    def _survey_answer(self, arrival: Arrival, answered: tuple[int, Answer]) -> Stored:
+        number, answer = answered
+        mail = arrival.mail
+        raw_sha = self.store.put_blob(arrival.kept)
+        self.store.insert_message(
+            inbound_row(
+                number, "survey", mail, arrival.sender, arrival.envelope, arrival.key, raw_sha
+            ),
+            arrival.now,
+        )
+        recorded = self.surveys.record(number, answer, "mail", arrival.now)
         self.store.after_commit(
             partial(
                 log.info,
@@ -346,25 +363,19 @@ class Pipeline:
         sent = self.store.automatic_sent_since(address, now - timedelta(hours=1))
         return sent >= self.config.limits.auto_replies_per_hour
 
-    def _record_bounce(
-        self,
-        raw: bytes,
-        mail: ParsedMail,
-        bounced: Sequence[str],
-        kind: Classification,
-        now: datetime,
-    ) -> None:
+    def _record_bounce(self, arrival: Arrival, bounced: Sequence[str]) -> None:
+        raw, mail, now = arrival.raw, arrival.mail, arrival.now
         addresses = bounced_recipients(raw)
-        for row_id, ticket in self.store.bounce_outbox(bounced, kind.reason):
+        for row_id, ticket in self.store.bounce_outbox(bounced, arrival.kind.reason):
             named = addresses
             if ticket is not None:
-                named = self.masking.named(addresses, self.desk.actions.ticket(ticket).queue)
+                named = self.masking.named(addresses, self.intake.actions.ticket(ticket).queue)
             failed = ", ".join(named) or "?"
             self.store.add_event(ticket, "bounced", f"outbox row {row_id} to {failed}", now)
             log.warning("outgoing mail bounced: outbox row %d ticket=%s", row_id, ticket)
             if ticket is not None:  # the agents must know the requester did not get it
-                self.desk.actions.notify(
-                    self.desk.actions.ticket(ticket),
+                self.intake.actions.notify(
+                    self.intake.actions.ticket(ticket),
                     event="bounced",
                     sender=Address(failed),
                     text=mail.text[:4000],
@@ -374,23 +385,20 @@ class Pipeline:
 
     def _answer(
         self,
+        arrival: Arrival,
         kind: str,
         template: str,
         context: dict[str, Any],
         ticket: int,
-        mail: ParsedMail,
-        sender: Address,
-        queue: QueueConfig,
-        queue_address: str,
-        now: datetime,
     ) -> None:
-        """Queue an automatic answer to ``mail``'s sender, threaded under it (RFC 3834)."""
+        """Queue an automatic answer to the arrival's sender, threaded under it (RFC 3834)."""
+        queue, mail, sender = arrival.queue, arrival.mail, arrival.sender
         self.mailer.queue(
             Mail(
                 ticket=ticket,
                 kind=kind,
                 queue=queue,
-                from_address=queue_address,
+                from_address=arrival.queue_address,
                 to=[sender],
                 subject=reply_subject(queue.tag, ticket, mail.subject, self.tags),
                 template=template,
@@ -400,7 +408,7 @@ class Pipeline:
                 references=mail.references,
                 auto_submitted="auto-replied",
             ),
-            now,
+            arrival.now,
         )
 
     def _quarantine(
@@ -430,13 +438,6 @@ class Pipeline:
                 )
             )
         return Quarantined(number, reason)
-
-    def _is_own(self, address: str) -> bool:
-        return any(address_matches(p, address) for p in self.own)
-
-    def _tag_of(self, queue_name: str) -> str:
-        # A queue removed from the config keeps its tickets; their tag falls back to the name.
-        return next((q.tag for q in self.config.queues if q.name == queue_name), queue_name.upper())
 
 
 def _hours(value: float) -> int | float:

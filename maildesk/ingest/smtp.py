@@ -18,7 +18,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import MISSING, SMTP
 
 from maildesk.config import ListenerConfig
-from maildesk.ingest.pipeline import Envelope, Outcome, Quarantined, Stored
+from maildesk.ingest.envelope import Envelope, Outcome, Quarantined, Stored
 from maildesk.ingest.smtp_data import read_data
 
 log = logging.getLogger(__name__)

@@ -59,7 +59,7 @@ class _MailParser(mailparser.MailParser):  # type: ignore[misc]
 
     def _reset(self) -> None:
         # The part state mail-parser's own _reset sets, without the header reading.
-        # tests/unit/test_parse.py checks that the two set the same attributes.
+        # tests/mail/test_parse.py checks that the two set the same attributes.
         self._attachments: list[dict[str, Any]] = []
         self._text_plain: list[str] = []
         self._text_html: list[str] = []

@@ -160,7 +160,7 @@ def _outbox_recipient(db: Database) -> None:
 
 @migrations(name="0004_agent_fields")
 def _agent_fields(db: Database) -> None:
-    # What agents and routing rules set on a ticket (maildesk/actions.py, routing.py).
+    # What agents and routing rules set on a ticket (maildesk/agents/actions.py, routing.py).
     db.executescript(
         """
         ALTER TABLE tickets ADD COLUMN assignee TEXT;          -- an agent's first address
@@ -180,7 +180,7 @@ def _agent_fields(db: Database) -> None:
 
 @migrations(name="0005_sla_clocks")
 def _sla_clocks(db: Database) -> None:
-    # The service-level clocks of a ticket (maildesk/deadlines.py): facts, then the instants
+    # The service-level clocks of a ticket (maildesk/sla/deadlines.py): facts, then the instants
     # derived from them. The sweeps find what is due through partial indexes that hold only
     # tickets with something still to come, so a sweep never reads the other tickets.
     db.executescript(
@@ -239,7 +239,7 @@ def _reference_indexes(db: Database) -> None:
 
 @migrations(name="0007_surveys")
 def _surveys(db: Database) -> None:
-    # Closing surveys (maildesk/survey_store.py): one row per ticket, sent at most once;
+    # Closing surveys (maildesk/surveys/service.py): one row per ticket, sent at most once;
     # an answer given again replaces the earlier one. Addresses that asked for no surveys.
     db.executescript(
         """
@@ -274,7 +274,7 @@ def _surveys(db: Database) -> None:
 
 @migrations(name="0008_report_indexes")
 def _report_indexes(db: Database) -> None:
-    # The monthly report (maildesk/report_queries.py) reads one month at a time: tickets
+    # The monthly report (maildesk/reports/queries.py) reads one month at a time: tickets
     # opened or closed in it, messages received in it (the index covers the count by
     # direction and ticket), and escalation and reopening events in it.
     db.executescript(

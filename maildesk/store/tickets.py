@@ -7,7 +7,6 @@ so each file stays one subject. Writes need the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from maildesk.mail.parsed import Address, Attachment
@@ -17,48 +16,9 @@ from maildesk.store.store import Store, from_iso, iso
 _FIELDS = frozenset({"assignee", "group_name", "priority", "category", "segment"})
 
 
-@dataclass(frozen=True)
-class TicketInfo:
-    """A ticket as agents see and change it."""
-
-    number: int
-    queue: str
-    queue_address: str
-    state: State
-    subject: str
-    requester: str
-    requester_name: str
-    language: str
-    assignee: str | None
-    group: str | None
-    priority: str
-    category: str | None
-    segment: str | None
-    first_response_at: datetime | None
-    merged_into: int | None
-
-
-def info(store: Store, number: int) -> TicketInfo | None:
-    row = store.conn.execute("SELECT * FROM tickets WHERE number = ?", (number,)).fetchone()
-    if row is None:
-        return None
-    return TicketInfo(
-        number=row["number"],
-        queue=row["queue"],
-        queue_address=row["queue_address"],
-        state=State(row["state"]),
-        subject=row["subject"],
-        requester=row["requester"],
-        requester_name=row["requester_name"],
-        language=row["language"],
-        assignee=row["assignee"],
-        group=row["group_name"],
-        priority=row["priority"],
-        category=row["category"],
-        segment=row["segment"],
-        first_response_at=from_iso(row["first_response_at"]) if row["first_response_at"] else None,
-        merged_into=row["merged_into"],
-    )
+def info(store: Store, number: int) -> Ticket | None:
+    """Ticket ``number`` with every field, or None."""
+    return store.tickets([number]).get(number)
 
 
 def set_fields(store: Store, number: int, now: datetime, **fields: str | None) -> None:

@@ -15,9 +15,9 @@ import pytest
 
 from maildesk.clock import FakeClock
 from maildesk.config import parse
-from maildesk.ingest.pipeline import Duplicate, Envelope, Pipeline, Quarantined, Stored
+from maildesk.ingest.envelope import Duplicate, Envelope, Quarantined, Stored
 from maildesk.store.store import Store
-from maildesk.templates import Templates
+from tests.support.desk import build_pipeline
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 COLUMNS = ("open", "append", "record", "duplicate", "quarantined", "answered")
@@ -45,13 +45,7 @@ def test_every_corpus_message_is_stored_or_quarantined_with_a_reason(
 ) -> None:
     config = parse("", path=None, base_dir=tmp_path)
     store = Store(config.database)
-    pipeline = Pipeline(
-        config,
-        store,
-        Templates(None, "es"),
-        FakeClock(datetime(2026, 11, 20, tzinfo=UTC)),
-        b"corpus-test-secret-0123456789",
-    )
+    pipeline = build_pipeline(config, store, FakeClock(datetime(2026, 11, 20, tzinfo=UTC)))
     outcomes: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     answered_machines = []
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_imap import append_all, folder_flags, message, wait_until
+from tests.ingest.test_imap import append_all, folder_flags, message, wait_until
 from tests.servers import Dovecot
 from tests.support.daemon import Maildesk
 

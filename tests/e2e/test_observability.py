@@ -158,7 +158,7 @@ def test_the_log_has_one_line_per_event_and_no_password_nor_body(
     assert len(stored) == 2
     assert any(re.match(r"<6>.*ticket=INFO#1 .*message-id=<s@x>", line) for line in stored)
     assert any("ticket=INFO#2" in line and "message-id=<i@x>" in line for line in stored)
-    sent = [line for line in lines if line.startswith("<6>maildesk.sender: sent ticket=")]
+    sent = [line for line in lines if line.startswith("<6>maildesk.outbox.sender: sent ticket=")]
     assert len(sent) == 2
     assert all(re.search(r"message-id=<md\.\d\.a\.", line) for line in sent)
     assert any(line.startswith("<7>") for line in lines)  # debug is on, and it is quiet

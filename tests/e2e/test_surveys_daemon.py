@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from maildesk.surveys import sign_token
+from maildesk.surveys.rules import sign_token
 from tests.e2e.test_agents_daemon import Outbox, answer, one, request, start
 from tests.support.daemon import Maildesk
 from tests.support.messages import text_of, to_of

@@ -1,0 +1,128 @@
+"""Queue a mail about a ticket: render its template, compose it, record it, put it in the
+outbox. Called inside the transaction that causes the mail (ARCHITECTURE.md invariant 3),
+by the pipeline (acknowledgements), agent replies and notifications, and timed jobs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from maildesk.config import Config, QueueConfig
+from maildesk.mail.compose import Outgoing, compose
+from maildesk.mail.parsed import Address, Attachment
+from maildesk.mail.thread import format_tag, sign_message_id
+from maildesk.sla.hours import schedule_rows
+from maildesk.store.store import NewMessage, OutgoingMail, Store
+from maildesk.templates import Templates
+
+# The letter a signed Message-ID carries, per kind of mail: a reply to it names the kind.
+SIGN_KIND = {
+    "ack": "a",
+    "notify": "n",
+    "reply": "r",
+    "reminder": "m",
+    "escalation": "e",
+    "survey": "s",
+    "notice": "p",
+    "error": "x",
+}
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One mail to queue. ``template`` is rendered with ``context`` plus ``base_context``."""
+
+    ticket: int
+    kind: str  # ack, notify, reply, reminder, escalation, survey, notice, error
+    queue: QueueConfig
+    from_address: str  # the queue address we answer from
+    to: Sequence[Address]
+    subject: str
+    template: str
+    language: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    in_reply_to: str = ""
+    references: Sequence[str] = ()
+    auto_submitted: str = ""  # "auto-replied" or "auto-generated" for robots' mail (RFC 3834)
+    reply_to: Address | None = None
+    attachments: Sequence[Attachment] = ()
+
+
+class Mailer:
+    def __init__(self, config: Config, store: Store, templates: Templates, secret: bytes) -> None:
+        self.config = config
+        self.store = store
+        self.templates = templates
+        self.secret = secret
+
+    def base_context(self, queue: QueueConfig, ticket: int) -> dict[str, Any]:
+        """What every template may use: the ticket's reference and the attention policy."""
+        return {
+            "ref": f"{queue.tag}#{ticket}",
+            "tag": format_tag(queue.tag, ticket),
+            "number": ticket,
+            "organization": self.config.organization,
+            "schedule": schedule_rows(self.config.calendar.hours),
+            "response_hours": self.config.calendar.first_response_hours,
+            "timezone": self.config.timezone,
+            "anonymous": queue.anonymous,
+        }
+
+    def queue(self, mail: Mail, now: datetime) -> str:
+        """Record and enqueue ``mail``; returns its signed Message-ID. Needs a transaction."""
+        domain = mail.from_address.rpartition("@")[2] or "localhost"
+        sign = SIGN_KIND.get(mail.kind, "o")
+        message_id = sign_message_id(self.secret, mail.ticket, sign, secrets.token_hex(6), domain)
+        context = {**self.base_context(mail.queue, mail.ticket), **mail.context}
+        body = self.templates.render(mail.template, mail.language, context)
+        raw = compose(
+            Outgoing(
+                message_id=message_id,
+                from_addr=Address(mail.from_address, self.config.organization),
+                to=mail.to,
+                subject=mail.subject,
+                body=body,
+                date=now,
+                language=mail.language,
+                in_reply_to=mail.in_reply_to,
+                references=mail.references,
+                auto_submitted=mail.auto_submitted,
+                reply_to=mail.reply_to,
+                attachments=mail.attachments,
+            )
+        )
+        recipients = [a.email for a in mail.to]
+        message = self.store.insert_message(
+            NewMessage(
+                ticket=mail.ticket,
+                direction="out",
+                kind=mail.kind,
+                message_id=message_id,
+                dedupe_key=None,
+                from_addr=mail.from_address,
+                from_name=self.config.organization,
+                to_addrs=recipients,
+                cc_addrs=[],
+                subject=mail.subject,
+                body=body,
+                sent_at=now,
+                source="maildesk",
+                envelope_from=mail.from_address,
+                raw_sha256=None,
+            ),
+            now,
+        )
+        for attachment in mail.attachments:
+            self.store.add_attachment(
+                message, attachment.filename, attachment.content_type, attachment.payload
+            )
+        self.store.enqueue(
+            OutgoingMail(mail.ticket, mail.kind, message_id, mail.from_address, recipients, raw),
+            message,
+            now,
+        )
+        return message_id

@@ -1,0 +1,240 @@
+"""The outbox sender: delivers due outbox rows, one at a time, with retries and backoff.
+
+Deliveries run in turn on one long-lived daemon thread (smtplib blocks). Unlike the
+event loop's default executor, that thread never holds up the process's exit, so a relay
+that hangs cannot make a shutdown overrun its bound; the row then stays pending and is
+sent at the next start (at-least-once, as after a crash). Starting a thread per delivery
+cost the event loop more than the file transport's write.
+
+Rows delivered in one pass are marked sent together, in one transaction (one fsync
+instead of one per row, on the writer that also commits inbound mail). A crash before
+that commit sends the pass's mail again at the next start, as it always could.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol, TypeVar
+
+from maildesk.clock import Clock
+from maildesk.config import Config
+from maildesk.errors import PermanentError, TransientError
+from maildesk.outbox.transports import Transport, next_attempt, recipients
+from maildesk.privacy.anonymity import is_alias
+from maildesk.store.store import Store, from_iso, iso
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_IDLE_POLL = 5.0  # seconds between outbox scans when nothing wakes the sender
+
+
+@dataclass(frozen=True)
+class RelayState:
+    """How the relay answered last, for /healthz."""
+
+    state: str = "idle"  # idle (nothing sent yet), ok, failing
+    last_error: str = ""
+    since: str = ""  # when it entered this state (UTC ISO-8601)
+
+
+class _Counts(Protocol):
+    def delivery(self, result: str) -> None: ...
+
+
+class Host(Protocol):
+    """What the sender needs from the running daemon (read at each pass: a reload applies)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def metrics(self) -> _Counts: ...
+
+    @property
+    def transport(self) -> Transport: ...
+
+    async def db(self, func: Callable[..., T], *args: object) -> T: ...
+
+    def open_recipients(self, rcpt: list[str]) -> list[str]: ...
+
+
+class Sender:
+    def __init__(self, daemon: Host) -> None:
+        self.daemon = daemon
+        self.relay = RelayState()  # read by /healthz: replaced whole, never changed in place
+        self._delivered: list[int] = []  # rows of this pass sent and not yet marked so
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        """Deliver what is due until ``stop``; ``wake`` says new rows were written."""
+        daemon = self.daemon
+        while not stop.is_set():
+            try:
+                await self.deliver_due(stop=stop)
+            except Exception:  # the sender must outlive any one bad row or database hiccup
+                log.exception("outbox pass failed; will retry")
+            wait = _IDLE_POLL
+            upcoming = await daemon.db(daemon.store.next_outbox_at)
+            if upcoming is not None:
+                wait = max(0.0, min(wait, (upcoming - daemon.clock.now()).total_seconds()))
+            wake.clear()
+            if stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=wait)
+
+    async def deliver_due(
+        self, deadline: float | None = None, stop: asyncio.Event | None = None
+    ) -> None:
+        """Deliver due rows until none is left, ``stop`` is set (the row in hand is
+        finished), or the monotonic ``deadline`` passes."""
+        daemon = self.daemon
+        while True:
+            rows = await daemon.db(daemon.store.due_outbox, daemon.clock.now())
+            if not rows:
+                return
+            try:
+                for row in rows:
+                    if (stop is not None and stop.is_set()) or (
+                        deadline is not None and time.monotonic() >= deadline
+                    ):
+                        return
+                    await self._deliver(row, deadline)
+            finally:  # before the next look at the outbox, which would find them pending
+                await self._mark_delivered()
+
+    async def _mark_delivered(self) -> None:
+        if not self._delivered:
+            return
+        delivered, self._delivered = self._delivered, []
+        daemon = self.daemon
+        await daemon.db(daemon.store.outbox_sent_rows, delivered, daemon.clock.now())
+
+    def _ref(self, row: sqlite3.Row) -> str:
+        if row["ticket"] is None:
+            return "-"
+        queue = row["ticket_queue"] or ""
+        return f"{self.daemon.config.tag_of(queue)}#{row['ticket']}"
+
+    async def _deliver(self, row: sqlite3.Row, deadline: float | None) -> None:
+        daemon = self.daemon
+        row_id, rcpt = row["id"], recipients(row["rcpt_to"])
+        what = f"ticket={self._ref(row)} message-id=<{row['message_id']}> outbox row {row_id}"
+        sending = asyncio.ensure_future(self._send(row, rcpt))
+        if deadline is not None:
+            done, _ = await asyncio.wait({sending}, timeout=max(0.0, deadline - time.monotonic()))
+            if not done:
+                log.warning("%s: still being sent at the stop deadline; sent again at start", what)
+                return
+        try:
+            await sending
+        except PermanentError as exc:
+            log.error("%s failed permanently: %s", what, exc)
+            self._relay("ok", str(exc))  # the relay answered; it refused this message
+            daemon.metrics.delivery("failed")
+            await daemon.db(daemon.store.outbox_failed, row_id, str(exc))
+        except TransientError as exc:
+            now = daemon.clock.now()
+            outgoing = daemon.config.outgoing
+            self._relay("failing", str(exc))
+            if now - from_iso(row["created_at"]) > timedelta(hours=outgoing.max_age_hours):
+                log.error("%s given up after %d attempts: %s", what, row["attempts"] + 1, exc)
+                daemon.metrics.delivery("failed")
+                await daemon.db(daemon.store.outbox_failed, row_id, f"expired: {exc}")
+            else:
+                retry = next_attempt(now, row["attempts"] + 1, outgoing.retry_seconds)
+                log.warning("%s delayed: %s; next attempt %s", what, exc, retry.isoformat())
+                daemon.metrics.delivery("retry")
+                await daemon.db(daemon.store.outbox_retry, row_id, str(exc), retry)
+        else:
+            self._delivered.append(row_id)
+            self._relay("ok", "")
+            daemon.metrics.delivery("sent")
+            log.info("sent %s to %s", what, ", ".join(rcpt))
+
+    async def _send(self, row: sqlite3.Row, rcpt: list[str]) -> None:
+        """Deliver ``row``; an anonymous requester's address is opened only for this."""
+        daemon = self.daemon
+        opened = rcpt
+        if any(is_alias(a) for a in rcpt):  # only a pseudonym needs the store, on the writer
+            opened = await daemon.db(daemon.open_recipients, rcpt)
+        try:
+            await _in_thread(daemon.transport.send, row["id"], row["mail_from"], opened, row["raw"])
+        except (PermanentError, TransientError) as exc:
+            if opened == rcpt:
+                raise
+            # The relay's answer may quote the address; the log and the row get the pseudonym.
+            text = str(exc)
+            for real, alias in zip(opened, rcpt, strict=True):
+                text = text.replace(real, alias)
+            raise type(exc)(text) from None
+
+    def _relay(self, state: str, error: str) -> None:
+        if state != self.relay.state:
+            self.relay = RelayState(state, error, iso(self.daemon.clock.now()))
+        elif error != self.relay.last_error:
+            self.relay = RelayState(state, error, self.relay.since)
+
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+
+
+class _Courier:
+    """Runs ``func(*args)`` calls in turn on one daemon thread, started when first needed."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def run(self, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """``func(*args)`` on the courier's thread; the future holds its result."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((loop, future, func, args))
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._work, name="maildesk-send", daemon=True)
+            self._thread.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            loop, future, func, args = self._jobs.get()
+            result, error = None, None
+            try:
+                result = func(*args)
+            except BaseException as exc:  # handed to the awaiting task, which sorts it out
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # given up on (the loop is stopping)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+_COURIER = _Courier()
+
+
+def _in_thread(func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """``func(*args)`` on the sender's daemon thread; the future holds its result."""
+    return _COURIER.run(func, *args)

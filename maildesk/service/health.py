@@ -1,0 +1,206 @@
+"""GET /healthz and GET /metrics: what the running daemon reports about itself.
+
+Both are served on the HTTP listener's threads. They read the daemon's in-memory state
+(plain attributes, each replaced whole) and open their own read-only connection to the
+store, so a scrape never waits behind the writer nor holds it up.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from typing import Any, Protocol
+
+from maildesk import __version__
+from maildesk.config import Config
+from maildesk.outbox.sender import RelayState
+from maildesk.service.metrics import Family, Metrics, gauge, render
+from maildesk.service.web import Request, Response, WebServer
+from maildesk.store import queries
+
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class JobState:
+    state: str = "scheduled"  # scheduled, running
+    last_run: str = ""
+    last_result: str = ""
+    next_run: str = ""
+
+
+class ImapAccount(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def logins(self) -> int: ...
+
+
+class Observed(Protocol):
+    """What the daemon shows to the HTTP threads."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def stopping(self) -> bool: ...
+
+    @property
+    def accounts(self) -> Sequence[ImapAccount]: ...
+
+    @property
+    def relay(self) -> RelayState: ...
+
+    @property
+    def jobs(self) -> Mapping[str, JobState]: ...
+
+    @property
+    def started_at(self) -> float: ...  # time.time() at start
+
+
+def install(web: WebServer, daemon: Observed) -> None:
+    web.route("GET", "/healthz", lambda request: healthz(daemon, request))
+    web.route("GET", "/metrics", lambda request: metrics(daemon, request))
+
+
+def _database(daemon: Observed) -> tuple[dict[str, Any], sqlite3.Connection | None]:
+    try:
+        conn = queries.open_readonly(daemon.config.database)
+        conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchall()
+    except Exception as exc:  # any failure to read is what this check is for
+        return {"state": "failing", "error": str(exc)}, None
+    return {"state": "ok"}, conn
+
+
+def healthz(daemon: Observed, request: Request) -> Response:
+    """200 while the daemon takes mail ("ok", or "degraded" when a mailbox or the relay is
+    in trouble); 503 while starting, stopping, or when the store cannot be read."""
+    database, conn = _database(daemon)
+    if conn is not None:
+        try:
+            outbox = queries.outbox_counts(conn)
+        finally:
+            conn.close()
+        database["outbox_pending"] = outbox.get("pending", 0)
+        database["outbox_failed"] = outbox.get("failed", 0)
+    listener = daemon.config.listener
+    imap = {a.name: {"state": a.state, "reconnects": max(0, a.logins - 1)} for a in daemon.accounts}
+    relay = {"transport": daemon.config.outgoing.transport, **asdict(daemon.relay)}
+    jobs = {name: asdict(job) for name, job in daemon.jobs.items()}
+    troubled = (
+        any(a["state"] != "connected" for a in imap.values()) or daemon.relay.state == "failing"
+    )
+    if daemon.stopping:
+        status = "stopping"
+    elif not daemon.ready:
+        status = "starting"
+    elif database["state"] != "ok":
+        status = "failing"
+    else:
+        status = "degraded" if troubled else "ok"
+    body = {
+        "status": status,
+        "ready": daemon.ready and not daemon.stopping,
+        "version": __version__,
+        "uptime_seconds": round(time.time() - daemon.started_at, 1),
+        "listener": {
+            "state": "listening" if listener.enabled else "disabled",
+            "address": f"{listener.protocol}://{listener.host}:{listener.port}",
+        },
+        "imap": imap,
+        "relay": relay,
+        "scheduler": {"state": "stopped" if daemon.stopping else "running", "jobs": jobs},
+        "database": database,
+    }
+    code = HTTPStatus.OK if status in ("ok", "degraded") else HTTPStatus.SERVICE_UNAVAILABLE
+    return Response(
+        code,
+        (json.dumps(body, indent=2) + "\n").encode("utf-8"),
+        "application/json",
+    )
+
+
+def metrics(daemon: Observed, request: Request) -> Response:
+    families = daemon.metrics.families()
+    families += _state_families(daemon)
+    database, conn = _database(daemon)
+    if conn is not None:
+        try:
+            families += _store_families(conn)
+        finally:
+            conn.close()
+    families.append(
+        gauge("maildesk_store_up", "1 when the store can be read.", {(): database["state"] == "ok"})
+    )
+    return Response(HTTPStatus.OK, render(families).encode("utf-8"), METRICS_TYPE)
+
+
+def _state_families(daemon: Observed) -> list[Family]:
+    return [
+        gauge(
+            "maildesk_ready",
+            "1 while the daemon takes mail (started, not stopping).",
+            {(): daemon.ready and not daemon.stopping},
+        ),
+        gauge("maildesk_start_time_seconds", "Start time, Unix seconds.", {(): daemon.started_at}),
+        gauge(
+            "maildesk_imap_connected",
+            "1 while the IMAP account is logged in and collecting.",
+            {(("account", a.name),): a.state == "connected" for a in daemon.accounts},
+        ),
+        Family(
+            "maildesk_imap_reconnects_total",
+            "counter",
+            "Sessions an IMAP account opened again after losing one, since start.",
+            [("", (("account", a.name),), max(0, a.logins - 1)) for a in daemon.accounts],
+        ),
+        gauge(
+            "maildesk_relay_up",
+            "0 while deliveries to the relay fail; 1 otherwise.",
+            {(): daemon.relay.state != "failing"},
+        ),
+    ]
+
+
+def _store_families(conn: sqlite3.Connection) -> list[Family]:
+    tickets = queries.ticket_counts(conn)
+    outbox = queries.outbox_counts(conn)
+    families = [
+        gauge(
+            "maildesk_tickets",
+            "Tickets by queue and state.",
+            {(("queue", q), ("state", s)): n for (q, s), n in sorted(tickets.items())},
+        ),
+        gauge(
+            "maildesk_outbox_messages",
+            "Outgoing mail by state (pending, failed, bounced, sent).",
+            {
+                (("state", s),): outbox.get(s, 0)
+                for s in sorted({"pending", "failed", "bounced", "sent", *outbox})
+            },
+        ),
+    ]
+    escalated = queries.escalated_counts(conn)
+    if escalated is not None:
+        families.append(
+            gauge(
+                "maildesk_tickets_escalated",
+                "Tickets escalated, by queue.",
+                {(("queue", q),): n for q, n in sorted(escalated.items())},
+            )
+        )
+    return families

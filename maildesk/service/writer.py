@@ -1,0 +1,139 @@
+"""The single writer: one thread owns the store; inbound mail is committed in small groups.
+
+Every source hands its messages here. Messages that arrive while a commit is under way
+are stored together in the next transaction, each inside its own savepoint, so one bad
+message never takes the others down and a burst costs one fsync instead of one each.
+Callers are answered only after the commit that holds their message is on disk
+(invariant 1): the commit itself does not wait for the disk, the syncer (syncer.py)
+does, on its own thread, while this one goes on with the next group.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from maildesk.ingest.envelope import Envelope, Outcome
+from maildesk.ingest.pipeline import Pipeline
+from maildesk.service.syncer import WRITER_CHECKPOINT_PAGES, Settlement, Syncer
+from maildesk.store.store import Store
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_MAX_BATCH = 64  # bounds the time a sender waits for our 250 behind others
+
+
+@dataclass
+class _Job:
+    future: Future[Any] = field(default_factory=Future)
+    call: Callable[[], Any] | None = None  # any store work
+    raw: bytes = b""  # or a message to ingest
+    envelope: Envelope | None = None
+
+
+_STOP = _Job()
+
+
+class Writer:
+    def __init__(
+        self, store: Store, pipeline: Pipeline, sync: Callable[[], None] | None = None
+    ) -> None:
+        """``sync`` flushes the store to disk; by default an fsync of its log."""
+        self.store = store
+        self.pipeline = pipeline
+        # The syncer waits for the disk, and copies the log into the database.
+        store.conn.execute("PRAGMA synchronous=NORMAL")
+        store.conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
+        self._syncer = Syncer(Path(store.path), sync)
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="maildesk-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, func: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``func(*args)`` on the writer thread."""
+        job = _Job(call=lambda: func(*args))
+        self._jobs.put(job)
+        return job.future
+
+    def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]:
+        """Ingest one message; the future resolves after its transaction committed."""
+        job = _Job(raw=raw, envelope=envelope)
+        self._jobs.put(job)
+        return job.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish the queued work, close the store, stop the thread."""
+        self._jobs.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        pending: _Job | None = None
+        while True:
+            job = pending if pending is not None else self._jobs.get()
+            pending = None
+            if job is _STOP:
+                break
+            if job.envelope is None:
+                self._call(job)
+                continue
+            batch = [job]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    following = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if following.envelope is None:  # other work (or _STOP) keeps its turn
+                    pending = following
+                    break
+                batch.append(following)
+            self._ingest(batch)
+        self._syncer.close()
+        self.store.close()
+
+    def _call(self, job: _Job) -> None:
+        # A caller that gave up (a cancelled await) cancelled the future: skip the work.
+        # Setting a result on a cancelled future raises, which would end this thread.
+        if job.call is None or not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            settlement = Settlement(job.future, job.call())
+        except BaseException as exc:
+            settlement = Settlement(job.future, error=exc)
+        self._syncer.settle([settlement])
+
+    def _ingest(self, batch: list[_Job]) -> None:
+        # A sender that hung up before its turn gets no 250 and will send again: skip it.
+        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        if not batch:
+            return
+        results: list[Outcome | BaseException] = []
+        try:
+            with self.store.transaction():
+                for job in batch:
+                    if job.envelope is None:
+                        continue
+                    try:
+                        with self.store.transaction():  # a savepoint: one failure stays alone
+                            results.append(self.pipeline.accept(job.raw, job.envelope))
+                    except Exception as exc:
+                        log.exception("cannot store a message from %s", job.envelope.source)
+                        results.append(exc)
+        except BaseException as exc:  # the commit itself failed: nothing of the batch holds
+            for job in batch:
+                job.future.set_exception(exc)
+            return
+        self._syncer.settle(
+            [
+                Settlement(job.future, error=result)
+                if isinstance(result, BaseException)
+                else Settlement(job.future, result)
+                for job, result in zip(batch, results, strict=True)
+            ]
+        )

@@ -1,0 +1,120 @@
+"""The APScheduler jobs hand the sweeps to the real single writer, first at start-up."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from maildesk.clock import FakeClock
+from maildesk.config import Config, parse
+from maildesk.ingest.envelope import Envelope
+from maildesk.ingest.pipeline import Pipeline
+from maildesk.service.scheduler import Scheduler
+from maildesk.service.writer import Writer
+from maildesk.sla.sweeps import Sweeps
+from maildesk.store.store import Store
+from tests.support.desk import build_pipeline
+
+CONFIG = """
+[sla]
+sweep_seconds = 7
+
+[[queues]]
+name = "info"
+addresses = ["info@uni.example"]
+tag = "INFO"
+
+[[escalations]]
+notify = ["coord@uni.example"]
+"""
+FRIDAY = datetime(2026, 3, 6, 23, 30, tzinfo=UTC)  # 19:30 in Santo Domingo
+
+
+def desk(tmp_path: Path) -> tuple[Config, FakeClock, Store, Pipeline, Writer]:
+    """A store with its pipeline and single writer, on a fake clock at FRIDAY."""
+    config = parse(CONFIG, path=None, base_dir=tmp_path)
+    clock = FakeClock(FRIDAY)
+    store = Store(config.database)
+    pipeline = build_pipeline(config, store, clock, secret=b"scheduler-test-secret-0123456")
+    return config, clock, store, pipeline, Writer(store, pipeline)
+
+
+def test_the_first_run_at_start_escalates_what_fell_due_and_follows_sweep_seconds(
+    tmp_path: Path,
+) -> None:
+    config, clock, store, pipeline, writer = desk(tmp_path)
+    message = EmailMessage()
+    message["From"] = "Ana <ana@example.com>"
+    message["To"] = "info@uni.example"
+    message["Subject"] = "Consulta"
+    message["Message-ID"] = "<s1@example.com>"
+    message.set_content("Hola")
+    writer.accept(
+        message.as_bytes(), Envelope("ana@example.com", ["info@uni.example"], "smtp")
+    ).result()
+    clock.set(FRIDAY + timedelta(days=7))  # the daemon was stopped past the breach
+
+    def escalations() -> int:
+        count = "SELECT count(*) FROM outbox WHERE kind = 'escalation'"
+        return int(writer.submit(lambda: store.conn.execute(count).fetchone()[0]).result())
+
+    scheduler = Scheduler(
+        lambda: Sweeps(pipeline.desk),
+        writer.submit,
+        clock,
+        interval=3600,  # only the first run at start-up can do it within the test
+    )
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while escalations() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert escalations() == 1
+        while scheduler.interval != 7 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scheduler.interval == 7  # [sla] sweep_seconds of the configuration in force
+    finally:
+        scheduler.shutdown()
+        writer.close()
+    assert escalations_after_close(config.database) == 1
+
+
+def escalations_after_close(database: Path) -> int:
+    store = Store(database)
+    try:
+        row = store.conn.execute("SELECT count(*) FROM outbox WHERE kind = 'escalation'")
+        return int(row.fetchone()[0])
+    finally:
+        store.close()
+
+
+def test_shutdown_during_a_run_that_changes_the_interval_ends(tmp_path: Path) -> None:
+    """The run ends by asking the scheduler things; shutdown must still come back."""
+    _config, clock, store, pipeline, writer = desk(tmp_path)
+    inside, release = threading.Event(), threading.Event()
+
+    def sweeps() -> Sweeps:  # the first run waits here until shutdown has begun
+        inside.set()
+        release.wait(10)
+        return Sweeps(pipeline.desk)
+
+    scheduler = Scheduler(sweeps, writer.submit, clock, interval=3600)
+    scheduler.start()
+    try:
+        assert inside.wait(10)
+        stopping = threading.Thread(target=scheduler.shutdown, daemon=True)
+        stopping.start()
+        time.sleep(0.2)  # shutdown is now waiting for the run
+        release.set()
+        stopping.join(20)
+        assert not stopping.is_alive(), "shutdown waits forever for a run"
+        states = scheduler.states
+        assert states["sla"].state == "scheduled"
+        assert states["sla"].last_result  # the run recorded what it did
+    finally:
+        release.set()
+        writer.close()
+        store.close()

@@ -1,0 +1,209 @@
+"""The single writer commits messages in groups, each in its own savepoint, and answers
+only once the commit is on disk."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from maildesk.clock import FakeClock
+from maildesk.config import parse
+from maildesk.ingest.envelope import Duplicate, Envelope, Outcome, Stored
+from maildesk.ingest.pipeline import Pipeline
+from maildesk.service.syncer import CHECKPOINT_SECONDS, WRITER_CHECKPOINT_PAGES, sync_wal
+from maildesk.service.writer import Writer
+from maildesk.store.store import Store
+from tests.support.desk import build_pipeline
+
+
+def raw(n: int) -> bytes:
+    return (
+        f"From: p{n}@example.com\r\nTo: info@uni.example\r\nSubject: Caso {n}\r\n"
+        f"Message-ID: <w{n}@example.com>\r\n\r\nHola {n}\r\n"
+    ).encode()
+
+
+def _pipeline(tmp_path: Path) -> tuple[Store, Pipeline]:
+    config = parse("", path=None, base_dir=tmp_path)
+    store = Store(config.database)
+    clock = FakeClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
+    return store, build_pipeline(config, store, clock, secret=b"writer-test-secret-01234")
+
+
+@pytest.fixture
+def writer(tmp_path: Path) -> tuple[Writer, Path]:
+    store, pipeline = _pipeline(tmp_path)
+    return Writer(store, pipeline), store.path
+
+
+def test_a_burst_is_committed_and_every_caller_answered(writer: tuple[Writer, Path]) -> None:
+    w, database = writer
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    futures = [w.accept(raw(n), envelope) for n in range(200)]
+    outcomes = [f.result(timeout=60) for f in futures]
+    assert all(isinstance(o, Stored) and o.acknowledged for o in outcomes)
+    # What was answered is committed: another connection sees it.
+    with sqlite3.connect(database) as other:
+        assert other.execute("SELECT count(*) FROM tickets").fetchone()[0] == 200
+        assert other.execute("SELECT count(*) FROM outbox").fetchone()[0] == 200
+    w.close()
+
+
+def test_one_failing_message_does_not_take_its_group_down(
+    writer: tuple[Writer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w, database = writer
+    original = w.pipeline.accept
+
+    def flaky(message: bytes, envelope: Envelope) -> Outcome:
+        outcome = original(message, envelope)  # writes first, then fails: must be undone
+        if b"Caso 3\r\n" in message:
+            raise OSError("simulated fault")
+        return outcome
+
+    monkeypatch.setattr(w.pipeline, "accept", flaky)
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    # Hold the writer busy so the five messages queue up and share one transaction.
+    gate: Future[None] = Future()
+    w.submit(gate.result, 10)
+    futures = [w.accept(raw(n), envelope) for n in range(5)]
+    gate.set_result(None)
+    with pytest.raises(OSError, match="simulated fault"):
+        futures[3].result(timeout=30)
+    assert all(isinstance(f.result(timeout=30), Stored) for i, f in enumerate(futures) if i != 3)
+    w.close()
+    with sqlite3.connect(database) as other:
+        subjects = [r[0] for r in other.execute("SELECT subject FROM tickets ORDER BY number")]
+    assert subjects == ["Caso 0", "Caso 1", "Caso 2", "Caso 4"]
+
+
+def test_close_finishes_queued_work(writer: tuple[Writer, Path]) -> None:
+    w, database = writer
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    futures = [w.accept(raw(n), envelope) for n in range(20)]
+    w.close()
+    assert all(f.done() for f in futures)
+    with sqlite3.connect(database) as other:
+        assert other.execute("SELECT count(*) FROM tickets").fetchone()[0] == 20
+
+
+def test_a_caller_that_gave_up_does_not_stop_the_writer(writer: tuple[Writer, Path]) -> None:
+    w, database = writer
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    gate: Future[None] = Future()
+    w.submit(gate.result, 10)
+    gone = w.accept(raw(1), envelope)  # an SMTP client hung up while waiting for its 250
+    query = w.submit(lambda: 42)
+    assert gone.cancel()
+    assert query.cancel()
+    gate.set_result(None)
+    later = w.accept(raw(2), envelope)
+    assert isinstance(later.result(timeout=30), Stored)  # the thread is still serving
+    w.close()
+    with sqlite3.connect(database) as other:
+        assert [r[0] for r in other.execute("SELECT subject FROM tickets")] == ["Caso 2"]
+
+
+def _committed(database: Path) -> int:
+    with sqlite3.connect(database) as other:
+        count: int = other.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        return count
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_no_caller_is_answered_before_the_commit_is_on_disk(tmp_path: Path) -> None:
+    # The commit does not wait for the disk; the answer does (invariant 1).
+    disk = threading.Event()
+    flushes: list[int] = []
+    store, pipeline = _pipeline(tmp_path)
+
+    def flush() -> None:
+        disk.wait(30)
+        flushes.append(_committed(store.path))
+
+    w = Writer(store, pipeline, sync=flush)
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    stored = w.accept(raw(1), envelope)
+    query = w.submit(lambda: "read")
+    _wait_until(lambda: _committed(store.path) == 1)  # committed, not yet flushed
+    time.sleep(0.2)
+    assert not stored.done()
+    assert not query.done()
+    disk.set()
+    assert isinstance(stored.result(timeout=30), Stored)
+    assert query.result(timeout=30) == "read"
+    assert flushes[0] == 1  # the flush that answered came after the commit
+    w.close()
+
+
+def test_a_failed_flush_is_the_callers_error_and_the_writer_goes_on(tmp_path: Path) -> None:
+    failing = [True]
+
+    def flush() -> None:
+        if failing[0]:
+            raise OSError(5, "Input/output error")
+
+    store, pipeline = _pipeline(tmp_path)
+    w = Writer(store, pipeline, sync=flush)
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    with pytest.raises(OSError, match="Input/output error"):
+        w.accept(raw(1), envelope).result(timeout=30)  # the listener answers 451
+    failing[0] = False
+    again = w.accept(raw(1), envelope).result(timeout=30)  # the sender tries again
+    assert isinstance(again, Duplicate)  # it was committed: stored once
+    assert isinstance(w.accept(raw(2), envelope).result(timeout=30), Stored)
+    w.close()
+    assert _committed(store.path) == 2
+
+
+def test_the_writer_commits_without_waiting_and_flushes_its_log(
+    writer: tuple[Writer, Path],
+) -> None:
+    w, database = writer
+    assert (
+        w.submit(lambda: w.store.conn.execute("PRAGMA synchronous").fetchone()[0]).result(
+            timeout=30
+        )
+        == 1
+    )  # NORMAL: the syncer fsyncs the log
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    assert isinstance(w.accept(raw(1), envelope).result(timeout=30), Stored)
+    assert Path(f"{database}-wal").stat().st_size > 0  # the log that sync_wal flushes
+    sync_wal(database)
+    sync_wal(database.with_name("missing.db"))  # no log yet: nothing to flush
+    w.close()
+    assert _committed(database) == 1
+
+
+def test_the_log_is_copied_into_the_database_off_the_writer(writer: tuple[Writer, Path]) -> None:
+    # Checkpoints run on the sync thread once callers are answered; the writer's own
+    # (in its COMMIT, holding up a whole group) is only a backstop far out.
+    w, database = writer
+    assert (
+        w.submit(lambda: w.store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]).result(
+            timeout=30
+        )
+        == WRITER_CHECKPOINT_PAGES
+    )
+    envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
+    before = database.stat().st_size
+    for n in range(40):
+        assert isinstance(w.accept(raw(n), envelope).result(timeout=30), Stored)
+    time.sleep(CHECKPOINT_SECONDS + 0.05)
+    assert isinstance(w.accept(raw(99), envelope).result(timeout=30), Stored)
+    _wait_until(lambda: database.stat().st_size > before)  # pages copied from the log
+    w.close()
+    assert _committed(database) == 41
