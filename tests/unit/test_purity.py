@@ -14,6 +14,7 @@ PURE = [
     "mail/bounces.py",
     "mail/commands.py",
     "mail/quotes.py",
+    "mail/quote_markers.py",
     "mail/compose.py",
     "mail/htmltext.py",
     "mail/parsed.py",
