@@ -25,6 +25,7 @@ __all__ = [
     "is_strict_footer",
     "is_titled_rule",
     "is_trailer_start",
+    "opens_attribution",
     "squash",
 ]
 
@@ -58,6 +59,7 @@ _VERB_COLON = re.compile(rf"{_VERB}(?:[^:]|:(?=\d))*:$", re.IGNORECASE)
 _VERB_BARE = re.compile(rf"{_VERB}[.…]?$", re.IGNORECASE)
 # Gmail in Russian and Japanese writes no verb: weekday, date, time, "Ana <a@x>:".
 _ADDRESS_COLON = re.compile(r"(?:<[^<>\s]+@[^<>\s]+>|\(<?[^()\s]+@[^()\s]+>?\))\s?:$")
+_BRACKETED_ADDRESS = re.compile(r"[<(][^<>()\s]+@[^<>()\s]+[>)]")
 _OLD_GMAIL = re.compile(r"^\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{1,2}(?::?\d{2})? .{1,300}:$")
 _MAILTO = re.compile(r"[<\[]mailto:[^>\]]*[>\]]", re.IGNORECASE)
 _FRAME = re.compile(r"^-{2,}\s*(.*?)\s*-{2,}$")
@@ -182,7 +184,7 @@ def attribution_strength(chunk: Sequence[str]) -> int:
         return 0
     if len(chunk) > 1 and not _wrapped_start(chunk):
         return 0
-    joined = _MAILTO.sub("", squash(" ".join(chunk))).replace("：", ":")
+    joined = _MAILTO.sub("", _join(chunk)).replace("：", ":")
     if len(joined) > ATTRIBUTION_MAX_CHARS:
         return 0
     framed = _FRAME.match(joined)
@@ -196,6 +198,10 @@ def attribution_strength(chunk: Sequence[str]) -> int:
             return STRONG
         return 0
     if _VERB_COLON.search(joined) is None:
+        if joined.endswith(":") and _BRACKETED_ADDRESS.search(joined) and re.search(_TIME, joined):
+            # A verb we have no table for (Ukrainian "пише", Greek, Arabic …) between
+            # an address and a time: enough to drop with the quote below, not to cut.
+            return WEAK
         bare = _VERB_BARE.search(joined) is not None
         # Without a colon only a framed line, or a lead word with a time or address,
         # is an attribution: "On Monday I wrote" is prose.
@@ -206,6 +212,25 @@ def attribution_strength(chunk: Sequence[str]) -> int:
     if _YEAR.search(joined) or (_LEAD_START.match(joined) and any(c.isdigit() for c in joined)):
         return WEAK
     return 0
+
+
+def _join(chunk: Sequence[str]) -> str:
+    # A line broken after "<" or "(" goes on inside the address: no space there.
+    text = ""
+    for line in chunk:
+        part = squash(line)
+        text += part if not text or text.endswith(("<", "(")) else " " + part
+    return text
+
+
+def opens_attribution(text: str) -> bool:
+    """Whether text can be the first part of an attribution: a lead word, a date, a time.
+
+    >>> opens_attribution("11 would be best"), opens_attribution("19.11.2026 10:02,")
+    (False, True)
+    """
+    text = squash(text)
+    return bool(_LEAD_START.match(text) or _STRONG_EVIDENCE.search(text) or _YEAR.search(text))
 
 
 def _wrapped_start(chunk: Sequence[str]) -> bool:

@@ -115,7 +115,12 @@ def _split_inline_attributions(raw: list[str]) -> list[str]:
         start = None
         if not line.lstrip().startswith(">") and not _in_attribution(raw, i):
             start = m.inline_attribution_start(line, raw[i + 1 : i + _ATTRIBUTION_MAX_LINES])
-        if start is not None and _introduces_quote_or_names(raw, i, line[start:]):
+        # "On Thu, 19 Nov 2026, El Greco <e@x> wrote:" is one attribution, not two parts.
+        if (
+            start is not None
+            and not m.opens_attribution(line[:start])
+            and _introduces_quote_or_names(raw, i, line[start:])
+        ):
             result += [line[:start].rstrip(), line[start:]]
         else:
             result.append(line)
@@ -123,8 +128,8 @@ def _split_inline_attributions(raw: list[str]) -> list[str]:
 
 
 def _in_attribution(raw: Sequence[str], i: int) -> bool:
-    """Whether line ``i`` is already part of an attribution (then it is not split)."""
-    for first in range(max(0, i - _ATTRIBUTION_MAX_LINES + 1), i + 1):
+    """Whether line ``i`` goes on with an attribution begun above (then it is not split)."""
+    for first in range(max(0, i - _ATTRIBUTION_MAX_LINES + 1), i):
         for size in range(i - first + 1, _ATTRIBUTION_MAX_LINES + 1):
             if m.attribution_strength(raw[first : first + size]):
                 return True
