@@ -224,20 +224,13 @@ TABLES: dict[str, list[Case]] = {
 }
 
 
-def _params(table: list[Case]) -> list[object]:
-    return [pytest.param(text, expected, id=name) for name, text, expected in table]
-
-
-@pytest.mark.parametrize(("text", "expected"), _params(GMAIL))
-def test_gmail(text: str, expected: str) -> None:
-    assert strip_reply(text) == expected
-
-
-@pytest.mark.parametrize(("text", "expected"), _params(APPLE_MAIL))
-def test_apple_mail(text: str, expected: str) -> None:
-    assert strip_reply(text) == expected
-
-
-@pytest.mark.parametrize(("text", "expected"), _params(THUNDERBIRD))
-def test_thunderbird(text: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(text, expected, id=f"{table}/{name}")
+        for table, rows in TABLES.items()
+        for name, text, expected in rows
+    ],
+)
+def test_client_attribution(text: str, expected: str) -> None:
     assert strip_reply(text) == expected

@@ -327,38 +327,17 @@ TABLES: dict[str, list[Case]] = {
 }
 
 
-def _params(table: list[Case]) -> list[object]:
-    return [
-        pytest.param(
-            text,
-            expected,
-            id=name,
-            marks=[pytest.mark.xfail(reason=KNOWN_MISSES[name])] if name in KNOWN_MISSES else [],
-        )
-        for name, text, expected in table
-    ]
+def _xfail(name: str) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.xfail(reason=KNOWN_MISSES[name])] if name in KNOWN_MISSES else []
 
 
-@pytest.mark.parametrize(("text", "expected"), _params(PHONES_AND_WEBMAIL))
-def test_phones_and_webmail(text: str, expected: str) -> None:
-    assert strip_reply(text) == expected
-
-
-@pytest.mark.parametrize(("text", "expected"), _params(SAME_LINE))
-def test_attribution_on_the_new_text_line(text: str, expected: str) -> None:
-    assert strip_reply(text) == expected
-
-
-@pytest.mark.parametrize(("text", "expected"), _params(TRAILERS))
-def test_history_followed_by_unquoted_text(text: str, expected: str) -> None:
-    assert strip_reply(text) == expected
-
-
-@pytest.mark.parametrize(("text", "expected"), _params(PHONE_FOOTERS))
-def test_phone_footers(text: str, expected: str) -> None:
-    assert strip_reply(text) == expected
-
-
-@pytest.mark.parametrize(("text", "expected"), _params(MORE_LANGUAGES))
-def test_more_languages_and_clients(text: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(text, expected, id=f"{table}/{name}", marks=_xfail(name))
+        for table, rows in TABLES.items()
+        for name, text, expected in rows
+    ],
+)
+def test_reply_form(text: str, expected: str) -> None:
     assert strip_reply(text) == expected
