@@ -57,6 +57,9 @@ _VERB = rf"(?:(?<!\w)(?:{_WORD_VERBS})(?!\w)|{_CJK_VERBS})"
 # Nov. 2026, 10:02:"): any text, colons only inside a time.
 _VERB_COLON = re.compile(rf"{_VERB}(?:[^:]|:(?=\d))*:$", re.IGNORECASE)
 _VERB_BARE = re.compile(rf"{_VERB}[.…]?$", re.IGNORECASE)
+# A cheap first look at the end of a line: its last word alone.
+_VERB_WORD = re.compile(rf"(?:{_WORD_VERBS})", re.IGNORECASE)
+_CJK_VERB_ENDS = tuple(_CJK_VERBS.split("|"))
 # Gmail in Russian and Japanese writes no verb: weekday, date, time, "Ana <a@x>:".
 _ADDRESS_COLON = re.compile(r"(?:<[^<>\s]+@[^<>\s]+>|\(<?[^()\s]+@[^()\s]+>?\))\s?:$")
 _BRACKETED_ADDRESS = re.compile(r"[<(][^<>()\s]+@[^<>()\s]+[>)]")
@@ -182,7 +185,9 @@ def attribution_strength(chunk: Sequence[str]) -> int:
     """
     if not chunk or any(not line.strip() or line.lstrip().startswith(">") for line in chunk):
         return 0
-    if len(chunk) > 1 and not _wrapped_start(chunk):
+    # Every form ends in a colon, a verb or Zoho's dashes: most lines go no further.
+    last = chunk[-1].rstrip()
+    if not last.endswith((":", "：", "-")) and not _ends_with_verb(last):
         return 0
     joined = _MAILTO.sub("", _join(chunk)).replace("：", ":")
     if len(joined) > ATTRIBUTION_MAX_CHARS:
@@ -190,6 +195,8 @@ def attribution_strength(chunk: Sequence[str]) -> int:
     framed = _FRAME.match(joined)
     if framed is not None:  # Zoho: "---- On … wrote ----"
         joined = framed.group(1)
+    if len(chunk) > 1 and not _wrapped_start(chunk):
+        return 0
     if _OLD_GMAIL.match(joined):
         return STRONG
     strong = _STRONG_EVIDENCE.search(joined) is not None
@@ -212,6 +219,11 @@ def attribution_strength(chunk: Sequence[str]) -> int:
     if _YEAR.search(joined) or (_LEAD_START.match(joined) and any(c.isdigit() for c in joined)):
         return WEAK
     return 0
+
+
+def _ends_with_verb(line: str) -> bool:
+    word = line.rsplit(None, 1)[-1].rstrip(".…") if line.strip() else ""
+    return _VERB_WORD.fullmatch(word) is not None or word.endswith(_CJK_VERB_ENDS)
 
 
 def _join(chunk: Sequence[str]) -> str:
@@ -261,6 +273,8 @@ def inline_attribution_start(line: str, following: Sequence[str]) -> int | None:
     """
     for match in re.finditer(rf"(?<=\S)\s+{_LEAD}\s", line):
         start = match.start() + len(match.group()) - len(match.group().lstrip())
+        if len(line) - start > ATTRIBUTION_MAX_CHARS:
+            continue  # too long to be one; and a long line must not cost a test per word
         for size in range(len(following) + 1):
             if attribution_strength([line[start:], *following[:size]]) == STRONG:
                 return start

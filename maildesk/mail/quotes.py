@@ -113,12 +113,13 @@ def _split_inline_attributions(raw: list[str]) -> list[str]:
     result: list[str] = []
     for i, line in enumerate(raw):
         start = None
-        if not line.lstrip().startswith(">") and not _in_attribution(raw, i):
+        if not line.lstrip().startswith(">"):
             start = m.inline_attribution_start(line, raw[i + 1 : i + _ATTRIBUTION_MAX_LINES])
         # "On Thu, 19 Nov 2026, El Greco <e@x> wrote:" is one attribution, not two parts.
         if (
             start is not None
             and not m.opens_attribution(line[:start])
+            and not _in_attribution(raw, i)
             and _introduces_quote_or_names(raw, i, line[start:])
         ):
             result += [line[:start].rstrip(), line[start:]]
@@ -317,12 +318,17 @@ def _trailer_start(
 
 def _drop_soft_attributions(lines: list[str], quoted: Sequence[bool]) -> list[str]:
     """Remove attribution lines that introduce a quote kept for an interleaved reply."""
+    # quote_next[j]: the first non-blank line from j on is quoted. Only a line with a
+    # quote within reach below is tried as an attribution (a long letter stays cheap).
+    quote_next = [False] * (len(lines) + 1)
+    for j in range(len(lines) - 1, -1, -1):
+        quote_next[j] = quote_next[j + 1] if _is_blank(lines[j]) else quoted[j]
     kept: list[str] = []
     i = 0
     while i < len(lines):
-        size = 0 if quoted[i] else _attribution_at(lines, i, m.STRONG)
-        after = _next_non_blank(lines, i + size)
-        if size and after < len(lines) and quoted[after]:
+        reach = quote_next[i + 1 : i + 1 + _ATTRIBUTION_MAX_LINES]
+        size = 0 if quoted[i] or not any(reach) else _attribution_at(lines, i, m.STRONG)
+        if size and quote_next[i + size]:
             i += size
             continue
         kept.append(lines[i])
