@@ -28,7 +28,7 @@ TEMPLATES_USED = [
     "survey_low.txt.j2",
     "survey_page.html.j2",
     # The monthly report's own, checked at start like the others.
-    *(t for t in REPORT_TEMPLATES if not t.startswith("survey")),
+    *REPORT_TEMPLATES,
 ]
 
 
