@@ -172,6 +172,28 @@ def audience(
     return serving or directory.agents
 
 
+def supervisors(
+    directory: Directory, queue: QueueConfig, group: str | None, contacts: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Who hears of a ticket a supervisor must see (a breach, a low score): ``contacts``
+    (its queue's [[escalations]]), else the coordinators among the agents told about it
+    (its group, else the queue's groups, else every agent), else those agents.
+
+    One rule for the escalations and the surveys, so a breach reaches whoever a low score
+    would; empty only when the desk has neither contacts nor agents.
+
+    >>> ana = AgentConfig("Ana", ("ana@x",), "es", ("becas",))
+    >>> jefa = AgentConfig("Jefa", ("jefa@x",), "es", ("becas",), coordinator=True)
+    >>> q = QueueConfig("info", ("info@*",), "INFO", "es", ("becas",))
+    >>> supervisors(Directory([ana, jefa]), q, None), supervisors(Directory([ana]), q, None)
+    (('jefa@x',), ('ana@x',))
+    """
+    if contacts:
+        return tuple(dict.fromkeys(a.lower() for a in contacts))
+    told = audience(directory, queue, None, group)
+    return tuple(a.address for a in ([a for a in told if a.coordinator] or told))
+
+
 def _line(command: Command) -> str:
     args = command.args
     if isinstance(args, AssignArgs):

@@ -11,7 +11,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from maildesk.agents.directory import Directory, audience, marker
+from maildesk.agents.directory import Directory, audience, marker, supervisors
 from maildesk.config import Config, QueueConfig
 from maildesk.errors import MaildeskError
 from maildesk.mail.parsed import Address, Attachment
@@ -65,6 +65,13 @@ class Notices:
             "assignee": assignee.name if assignee else (ticket.assignee or ""),
             "queue_address": ticket.queue_address,
         }
+
+    def supervisors(
+        self, queue: QueueConfig, group: str | None, contacts: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """``contacts``, else the coordinators or agents of the group or queue (the rule of
+        ``directory.supervisors``, for code that may not import the agents' modules)."""
+        return supervisors(self.directory, queue, group, contacts)
 
     # -- telling agents -----------------------------------------------------------------
 

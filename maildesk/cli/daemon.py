@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
+from maildesk.agents.directory import Directory, supervisors
 from maildesk.cli._common import (
     Context,
     exit_on_error,
     templates_used,
 )
 from maildesk.config import Config, ImapConfig
+from maildesk.config import sla as slaconfig
 from maildesk.config.example import example_config
 from maildesk.config.secret import load_seal_key, load_secret, write_secret_file
 from maildesk.errors import ConfigError, MaildeskError, PermanentError, TransientError
@@ -77,8 +80,8 @@ def init(force: bool, to_stdout: bool) -> None:
 def check(obj: Context) -> None:
     """Validate the configuration and templates; print every problem with its key.
 
-    Then log in to each IMAP account and report its folders and whether the server
-    offers IDLE and MOVE.
+    Then say who each queue's escalations reach, level by level, and log in to each
+    IMAP account and report its folders and whether the server offers IDLE and MOVE.
     """
     with exit_on_error():
         config = obj.config()
@@ -103,9 +106,27 @@ def check(obj: Context) -> None:
         if problems:
             raise ConfigError(problems)
         click.echo(f"{config.path or 'built-in defaults'}: OK ({len(config.queues)} queue(s))")
+        for line in escalation_lines(config):
+            click.echo(line)
         failed = [account.name for account in config.imap if not _check_imap(account)]
         if failed:
             raise MaildeskError(f"IMAP account(s) not ready: {', '.join(failed)}")
+
+
+def escalation_lines(config: Config) -> list[str]:
+    """Who each queue's breaches reach, level by level, as the sweeps will choose them."""
+    directory = Directory(config.agents)
+    policy = slaconfig.policy(config)
+    lines = []
+    for queue in config.queues:
+        for level in policy.levels(queue.name):
+            people = supervisors(directory, queue, None, level.notify)
+            after = f" (+{level.after / timedelta(hours=1):g} h)" if level.after else ""
+            told = ", ".join(people) or "nobody: no [[escalations]] contact and no agent"
+            if people and not level.notify:
+                told += " (no [[escalations]] contact: coordinators, else agents)"
+            lines.append(f"escalations {queue.name}: level {level.level}{after} -> {told}")
+    return lines
 
 
 def _anonymity_problems(config: Config) -> list[str]:

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from maildesk.sla.calendar import WorkingCalendar
-from maildesk.sla.rules import Policy
+from maildesk.sla.rules import Policy, counted
 from maildesk.sla.workclock import WorkingClock
 
 _HOUR = timedelta(hours=1)
@@ -48,6 +48,8 @@ class TicketRow:
     priority: str = ""
     segment: str = ""
     presented: bool = True  # False: cancelled or merged into another ticket
+    # Working time it spent pending before its first answer: the SLA clock gives it back.
+    first_response_paused: timedelta = timedelta(0)
 
 
 @dataclass
@@ -173,7 +175,10 @@ def build(
             continue
         promised = policy.commitments(ticket.queue, ticket.priority, ticket.segment).first_response
         first = (
-            clock.span(ticket.created_at, ticket.first_response_at)
+            counted(
+                clock.span(ticket.created_at, ticket.first_response_at),
+                ticket.first_response_paused,
+            )
             if ticket.first_response_at is not None
             else None
         )

@@ -12,7 +12,7 @@ absent from the report.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,7 +55,7 @@ def ticket_rows(
         # Solved means solved now: a reopened ticket keeps its old resolved_at meanwhile.
         " CASE WHEN state IN ('resolved', 'closed') THEN coalesce(resolved_at, closed_at) END,"
         " priority, coalesce(segment, '') AS segment,"
-        " state != 'cancelled' AND merged_into IS NULL AS presented"
+        " state != 'cancelled' AND merged_into IS NULL AS presented, first_response_paused"
         " FROM tickets AS t WHERE created_at >= ? AND created_at < ?"
         " AND (? = '' OR t.queue = ?)",
         (iso(start), iso(end), *_queue_params(queue)),
@@ -71,6 +71,7 @@ def ticket_rows(
             priority=r[6] or "",
             segment=r[7],
             presented=bool(r[8]),
+            first_response_paused=timedelta(seconds=r[9]),
         )
         for r in rows
     ]

@@ -2,7 +2,9 @@
 
 A ticket row holds the *facts* of its clocks (migration 0005: ``response_kind``,
 ``response_from``, ``response_paused``, ``response_warned``, ``response_level``, the same
-for ``resolution_*``, ``pending_since``, ``escalation_level``, ``escalated_at``) and the
+for ``resolution_*``, ``pending_since``, ``escalation_level``, ``escalated_at``; and, from
+migration 0012, ``first_response_paused``, the pending time the first answer is owed back,
+kept after the answer for the monthly report) and the
 *instants* derived from them: the due times (``first_response_due``, ``next_response_due``,
 ``resolution_due``), ``risk_at`` (the earliest warning instant), ``sla_next_at`` (when a
 sweep must next look at the clocks) and ``followup_at`` (when the follow-up sweep must).
@@ -51,6 +53,7 @@ _FACTS = (
     "escalation_level",
     "escalated_at",
     "pending_since",
+    "first_response_paused",
 )
 STOPPED_RESPONSE = {
     "response_kind": None,
@@ -201,26 +204,39 @@ class Deadlines:
         self._write(number, now, {})
 
     def state_changed(self, number: int, old: State, new: State, now: datetime) -> None:
+        """Pause, restart or stop the clocks as ticket ``number`` moves from ``old`` to ``new``.
+
+        Only an answer to the requester stops the response clock (leaving "new" for
+        "pending" is no answer); waiting on the requester gives its working time back.
+        """
         row = self.row(number)
         if row is None:
             return
         changes: dict[str, Any] = {}
+        facts = self.facts(dict(row))
+        answered = None
+        if facts.response_kind and facts.response_from is not None:
+            # The sweeps also find answers in the messages; a state change must not run a
+            # clock past the answer that stopped it (a reply sent with #pending, say).
+            answered = self.answered_since(number, facts.response_from)
         since = _instant(row["pending_since"])
         if old is State.PENDING and since is not None:
             # Waiting on the requester does not count: each clock owes that working time back.
-            facts = self.facts(dict(row))
-            for kind, start in (
-                ("response", facts.response_from),
-                ("resolution", facts.resolution_from),
+            for kind, start, until in (
+                ("response", facts.response_from, min(answered or now, now)),
+                ("resolution", facts.resolution_from, now),
             ):
-                if start is not None:
-                    held = self.calendar.between(max(since, start), now)
-                    changes[f"{kind}_paused"] = row[f"{kind}_paused"] + held.total_seconds()
+                if start is None or until <= max(since, start):
+                    continue
+                held = self.calendar.between(max(since, start), until).total_seconds()
+                changes[f"{kind}_paused"] = row[f"{kind}_paused"] + held
+                if kind == "response" and facts.response_kind == "first_response":
+                    changes["first_response_paused"] = row["first_response_paused"] + held
             changes["pending_since"] = None
+        if answered is not None:
+            changes.update(STOPPED_RESPONSE)  # an answer no hook recorded: it stopped then
         if new is State.PENDING:
             changes["pending_since"] = iso(now)
-        if old is State.NEW and new is not State.REOPENED:
-            changes.update(STOPPED_RESPONSE)  # leaving "new" means somebody answered
         if new is State.RESOLVED or new.is_closed:
             changes.update(STOPPED_RESPONSE)
             changes.update(_STOPPED_RESOLUTION)

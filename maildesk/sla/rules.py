@@ -167,6 +167,20 @@ class Clock:
         return replace(self, paused=self.paused + held)
 
 
+def counted(worked: timedelta, paused: timedelta) -> timedelta:
+    """The working time a clock counted: ``worked`` since it started, less its pending time.
+
+    An answer met its commitment when ``counted(...) <= length``, which is exactly
+    ``answered_at <= Clock(...).due(calendar)``: the due instant is ``length + paused`` of
+    working time after the start. The monthly report judges answers with this, so it and
+    the escalations never disagree.
+
+    >>> counted(timedelta(hours=30), timedelta(hours=8)) / timedelta(hours=1)
+    22.0
+    """
+    return max(worked - paused, _ZERO)
+
+
 @dataclass(frozen=True)
 class Step:
     """What a sweep does about one clock at ``now``, and the clock afterwards."""

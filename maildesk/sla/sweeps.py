@@ -92,6 +92,7 @@ class Sweeps:
         self.mailer = desk.mailer
         self.deadlines = desk.deadlines
         self.surveyor = desk.surveyor
+        self.notices = desk.notices
         self.calendar = self.deadlines.calendar
         self.tags = {q.tag for q in config.queues}
         self.agents = {a: agent for agent in config.agents for a in agent.addresses}
@@ -168,7 +169,8 @@ class Sweeps:
             self._escalate(values, verdict, now)
 
     def _reminder_recipients(self, values: Mapping[str, Any]) -> tuple[str, ...]:
-        """The ticket's agent, else its group's agents, else the queue's contacts."""
+        """The ticket's agent, else its group's agents, else the queue's contacts, else its
+        coordinators or agents (as for a breach)."""
         assignee = values.get("assignee")
         if assignee:
             return (str(assignee).lower(),)
@@ -181,7 +183,8 @@ class Sweeps:
             )
             if members:
                 return members
-        return self.deadlines.policy.reminder_contacts(values["queue"])
+        contacts = self.deadlines.policy.reminder_contacts(values["queue"])
+        return self.notices.supervisors(self._queue(values), group, contacts)
 
     def _item(
         self, values: Mapping[str, Any], kind: str, due: datetime, now: datetime
@@ -207,8 +210,11 @@ class Sweeps:
         number = values["number"]
         steps = verdict.escalations
         level = max(lv.level for s in steps for lv in s.reached)
-        notify = list(dict.fromkeys(a for s in steps for lv in s.reached for a in lv.notify))
         queue = self._queue(values)
+        contacts = [a for s in steps for lv in s.reached for a in lv.notify]
+        # A breach always reaches someone: without [[escalations]] contacts, the people a
+        # low survey score would reach (the queue's coordinators, else its agents).
+        notify = list(self.notices.supervisors(queue, values.get("group_name"), contacts))
         items = [self._item(values, s.clock.kind, s.due, now) for s in steps]
         if notify:
             language = self._language_of(notify[0])
@@ -239,7 +245,9 @@ class Sweeps:
                 now,
             )
         kinds = ", ".join(f"{i['kind']} due {i['due'].isoformat()}" for i in items)
-        told = ", ".join(notify) or "nobody (no [[escalations]] contact for this queue)"
+        told = ", ".join(notify) or "nobody (no [[escalations]] contact and no agent)"
+        if notify and not contacts:
+            told += " (no [[escalations]] contact: the queue's coordinators or agents)"
         self.store.add_event(number, "escalated", f"level {level}: {kinds}; notified {told}", now)
         log.warning(
             "escalated ticket=%s level=%d (%s); notified %s",

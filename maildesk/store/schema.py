@@ -327,6 +327,20 @@ def _listing_indexes(db: Database) -> None:
     )
 
 
+@migrations(name="0012_first_response_paused")
+def _first_response_paused(db: Database) -> None:
+    # The working time a ticket spent pending while its first answer was owed (seconds). The
+    # response clock forgets its own pause once answered; the monthly report keeps judging
+    # the first answer as the clock did (maildesk/reports), so the pause is kept apart.
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN first_response_paused REAL NOT NULL DEFAULT 0;
+        UPDATE tickets SET first_response_paused = response_paused
+            WHERE response_kind = 'first_response';
+        """
+    )
+
+
 def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

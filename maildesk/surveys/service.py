@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from maildesk.agents.directory import Directory, audience
+from maildesk.agents.directory import supervisors
 from maildesk.agents.notices import Notices
 from maildesk.config import Config, QueueConfig
 from maildesk.mail.parsed import Address, ParsedMail
@@ -332,15 +332,12 @@ class Surveyor:
 
     def supervisors(self, ticket: Ticket, queue: QueueConfig) -> list[str]:
         """The queue's [[escalations]] contacts (its own tables, else the general ones),
-        else the coordinators of the ticket's group (or of the queue), else its agents."""
+        else its coordinators or agents, as for a breach (``directory.supervisors``)."""
         escalations = [e for e in self.config.sla.escalations if e.level >= 1]
         own = [e for e in escalations if e.queue == ticket.queue]
         chosen = own or [e for e in escalations if not e.queue]
-        people = list(dict.fromkeys(a.lower() for e in chosen for a in e.notify))
-        if people:
-            return people
-        group = audience(Directory(self.config.agents), queue, None, ticket.group)
-        return [a.address for a in ([a for a in group if a.coordinator] or group)]
+        contacts = [a for e in chosen for a in e.notify]
+        return list(supervisors(self.notices.directory, queue, ticket.group, contacts))
 
     # -- helpers --------------------------------------------------------------------------
 

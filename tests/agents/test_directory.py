@@ -15,6 +15,7 @@ from maildesk.agents.directory import (
     marker_in,
     on_duty,
     refused,
+    supervisors,
 )
 from maildesk.config import AgentConfig, QueueConfig
 from maildesk.config.desk import Rota
@@ -266,3 +267,42 @@ def test_authenticated(headers: list[str], sender: str, expected: bool) -> None:
 )
 def test_marker_in(text: str, expected: str | None) -> None:
     assert marker_in(text) == expected
+
+
+# --- who a breach or a low score reaches -------------------------------------------------
+
+_ANA = AgentConfig("Ana", ("ana@x",), "es", ("becas",))
+_JEFA = AgentConfig("Jefa", ("jefa@x",), "es", ("becas",), coordinator=True)
+_LUIS = AgentConfig("Luis", ("luis@x",), "es", ("admisiones",))
+_DIRECTOR = AgentConfig("Director", ("dir@x",), "es", ("admisiones",), coordinator=True)
+_BECAS = QueueConfig("info", ("info@*",), "INFO", "es", ("becas",))
+_NO_GROUPS = QueueConfig("crm", ("crm@*",), "CRM", "es")
+
+
+@pytest.mark.parametrize(
+    ("agents", "queue", "group", "contacts", "expected"),
+    [
+        # [[escalations]] contacts come first, whoever the agents are.
+        ((_ANA, _JEFA), _BECAS, None, ("Coord@X", "coord@x"), ("coord@x",)),
+        # Without them: the coordinators of the queue's groups ...
+        ((_ANA, _JEFA, _DIRECTOR), _BECAS, None, (), ("jefa@x",)),
+        # ... or of the ticket's own group ...
+        ((_ANA, _JEFA, _LUIS, _DIRECTOR), _BECAS, "admisiones", (), ("dir@x",)),
+        # ... else its agents when none coordinates.
+        ((_ANA, _LUIS), _BECAS, None, (), ("ana@x",)),
+        ((_ANA, _LUIS), _BECAS, "admisiones", (), ("luis@x",)),
+        # A queue with no groups: the desk's coordinators, else every agent.
+        ((_ANA, _JEFA, _LUIS), _NO_GROUPS, None, (), ("jefa@x",)),
+        ((_ANA, _LUIS), _NO_GROUPS, None, (), ("ana@x", "luis@x")),
+        # Nobody at all: no contacts and no agents.
+        ((), _BECAS, None, (), ()),
+    ],
+)
+def test_supervisors(
+    agents: tuple[AgentConfig, ...],
+    queue: QueueConfig,
+    group: str | None,
+    contacts: tuple[str, ...],
+    expected: tuple[str, ...],
+) -> None:
+    assert supervisors(Directory(agents), queue, group, contacts) == expected

@@ -33,7 +33,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -46,6 +46,8 @@ from maildesk.reports.monthly import MonthlyReport
 from maildesk.reports.queries import monthly
 from maildesk.service.scheduler import Scheduler
 from maildesk.service.writer import Writer
+from maildesk.sla.calendar import WorkingCalendar
+from maildesk.sla.rules import Commitments, Policy
 from maildesk.sla.sweeps import Sweeps
 from maildesk.store.store import Store, iso
 from maildesk.templates import Templates
@@ -508,3 +510,32 @@ def test_the_scheduler_runs_the_monthly_report_at_start_on_the_writer(tmp_path: 
     finally:
         scheduler.shutdown()
         writer.close()
+
+
+@pytest.mark.parametrize(
+    ("answered_hour", "paused_hours", "figures"),
+    [
+        # Opened Monday 08:00 (UTC calendar, 08:00-20:00), owed an answer in 24 working hours.
+        (19, 0, (1, 0, 11.0)),  # Monday 19:00: 11 h
+        (10 + 24 * 2, 0, (0, 1, 26.0)),  # Wednesday 10:00: 26 h, late
+        (10 + 24 * 2, 2, (1, 0, 24.0)),  # ... 2 h of them pending: 24 h, on time
+        (10 + 24 * 7, 50, (1, 0, 12.0)),  # a week later, pending for 50 of its 62 h
+    ],
+)
+def test_answers_are_judged_net_of_time_pending(
+    answered_hour: int, paused_hours: int, figures: tuple[int, int, float]
+) -> None:
+    opened = datetime(2026, 10, 5, 8, tzinfo=UTC)  # a Monday
+    row = reports.TicketRow(
+        1,
+        "info",
+        "",
+        opened,
+        opened.replace(hour=0) + timedelta(hours=answered_hour),
+        None,
+        first_response_paused=timedelta(hours=paused_hours),
+    )
+    calendar = WorkingCalendar.from_config("UTC", {}, ())
+    policy = Policy(Commitments(timedelta(hours=24)))
+    total = reports.build("2026-10", None, [row], {}, calendar, policy).lines[0]
+    assert (total.on_time, total.late, total.first_response_hours[0]) == figures

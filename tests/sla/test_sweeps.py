@@ -323,7 +323,11 @@ def test_time_waiting_on_the_requester_does_not_count(tmp_path: Path) -> None:
         assert ticket["pending_since"] is None
         # Pending Monday 10:00 to Tuesday 10:00 held 12 working hours: Friday 12:00.
         assert ticket["resolution_due"] == local(13, 12).isoformat(timespec="microseconds")
-        assert ticket["next_response_due"] == local(12, 10).isoformat(timespec="microseconds")
+        # Nobody answered yet: the first response is still owed, its 12 h given back too
+        # (due Tuesday 20:00 before, Wednesday 20:00 now), and kept for the monthly report.
+        assert ticket["first_response_due"] == local(11, 20).isoformat(timespec="microseconds")
+        assert ticket["next_response_due"] is None
+        assert ticket["first_response_paused"] == 12 * 3600
     finally:
         desk.close()
 
