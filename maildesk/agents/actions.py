@@ -18,6 +18,7 @@ import jinja2
 
 from maildesk.agents.directory import refused
 from maildesk.agents.notices import ActionError, Notices
+from maildesk.agents.participants import receives
 from maildesk.config import AgentConfig, QueueConfig
 from maildesk.mail.commands import (
     AssignArgs,
@@ -75,9 +76,7 @@ class Actions:
         self.tags = notices.tags
         self._on_closed = on_closed  # the closing survey (surveys.service.Surveyor.offer)
         self.categories = {c.name for c in config.categories}
-        agent_addresses = config.agent_addresses()
-        own = {a.lower() for q in config.queues for a in q.addresses if not a.endswith("@*")}
-        self._never_copied = frozenset(agent_addresses | own)  # in Cc of a reply
+        self._agent_addresses = config.agent_addresses()
 
     # -- reading (the notices' own) -----------------------------------------------------
 
@@ -91,6 +90,11 @@ class Actions:
     def context(self, ticket: Ticket) -> dict[str, Any]:
         """The ticket's fields, for templates and canned responses."""
         return self.notices.context(ticket)
+
+    def ours(self, address: str) -> bool:
+        """Whether ``address`` is an agent's or one of our queues': never a participant."""
+        address = address.lower()
+        return address in self._agent_addresses or self.config.is_own(address)
 
     # -- commands -----------------------------------------------------------------------
 
@@ -178,7 +182,11 @@ class Actions:
         """Send ``text`` to the requester and participants from the queue address, threaded
         under the requester's last mail; the first one counts as the first response."""
         queue = self.queue_of(ticket)
-        people = tickets.recipients(self.store, ticket.number, self._never_copied)
+        people = [
+            address
+            for address, role in tickets.participants(self.store, ticket.number)
+            if receives(address, role, self.ours)
+        ]
         to = [Address(a, ticket.requester_name if a == ticket.requester else "") for a in people]
         in_reply_to, references = tickets.thread(self.store, ticket.number)
         message_id = self.mailer.queue(

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from maildesk.agents.actions import Actions, Actor
 from maildesk.agents.directory import assign, authenticated, marker, marker_in
+from maildesk.agents.participants import brought_in
 from maildesk.agents.routing import matter, route, same_matter
 from maildesk.config import AgentConfig, Config, QueueConfig
 from maildesk.mail.classify import Classification
@@ -40,10 +41,15 @@ _ACK = "ack.txt.j2"
 
 @dataclass(frozen=True)
 class AgentCheck:
-    """Mail from a configured agent that answers one of our messages about its ticket."""
+    """Mail from a configured agent's address about an existing ticket: a reply to one of
+    our messages (trusted), or mail that failed the authentication the config asks for."""
 
     agent: AgentConfig
-    trusted: bool  # False: the config asks for authentication and the mail had none
+    trusted: bool  # False: held for the agents, as anyone may write an agent's From
+
+    @property
+    def held(self) -> bool:
+        return not self.trusted
 
 
 class Intake:
@@ -67,20 +73,43 @@ class Intake:
         self, mail: ParsedMail, sender: Address, choice: ThreadChoice, kind: Classification
     ) -> AgentCheck | None:
         """An agent's reply: From is an agent's address and the message answers one of our
-        signed Message-IDs. Out-of-office mail from agents is not a reply."""
+        signed Message-IDs. Out-of-office mail from agents is not a reply.
+
+        When the config asks for authentication, mail from an agent's address that fails it
+        is held, whichever way it found its ticket: a forged From must neither act as the
+        agent nor pass for the requester (reopening, answering a pending question).
+        """
         agent = self.directory.agent(sender.email)
-        if agent is None or choice.via is not Via.SIGNED_ID or not kind.may_answer:
+        if agent is None or choice.ticket is None or not kind.may_answer:
             return None
         auth = self.config.agent_auth
-        trusted = not auth.require or authenticated(mail.headers, auth.authserv_ids, sender.email)
-        if not trusted:
-            log.warning(
-                "agent address %s without a passing Authentication-Results from %s:"
-                " handled as a requester's message",
-                sender.email,
-                ", ".join(auth.authserv_ids),
-            )
-        return AgentCheck(agent, trusted)
+        if not auth.require or authenticated(mail.headers, auth.authserv_ids, sender.email):
+            return AgentCheck(agent, trusted=True) if choice.via is Via.SIGNED_ID else None
+        log.warning(
+            "agent address %s without a passing Authentication-Results from %s:"
+            " held for the agents message-id=<%s>",
+            sender.email,
+            ", ".join(auth.authserv_ids),
+            mail.message_id,
+        )
+        return AgentCheck(agent, trusted=False)
+
+    def brought_in(
+        self, requester: str, mail: ParsedMail, sender: Address, check: AgentCheck | None
+    ) -> list[str]:
+        """Who this message makes participants of its ticket (``participants.brought_in``):
+        an agent (not one whose mail is held) or the requester brings in their To/Cc."""
+        if check is not None and check.held:
+            return []  # whoever wrote it is not known to be the agent, nor the requester
+        # An agent may also write by the tag alone, not in answer to one of our mails.
+        agent = self.directory.agent(sender.email) is not None
+        return brought_in(
+            sender.email,
+            [a.email for a in (*mail.to, *mail.cc)],
+            requester=requester,
+            agent=agent,
+            ours=self.actions.ours,
+        )
 
     def follow_merges(self, found: dict[int, Ticket]) -> dict[int, Ticket]:
         """Tickets found by threading, each merged one replaced by the one it went into."""
@@ -187,6 +216,9 @@ class Intake:
         if check is not None and check.trusted:
             self._agent_reply(ticket, message, mail, sender, check.agent, now)
             return
+        if check is not None:
+            self._hold(ticket, message, mail, sender, check.agent, now)
+            return
         if not human or ticket.state is State.CANCELLED:
             return
         self.actions.notify(
@@ -197,8 +229,36 @@ class Intake:
             text=mail.text if decision.opens_ticket else strip_reply(mail.text),
             attachments=tickets.attachments(self.store, message),
             now=now,
-            unverified_agent=check.agent.name if check is not None else "",
             claimed=str(decision.claimed) if decision.claimed else "",
+        )
+
+    def _hold(
+        self,
+        ticket: Ticket,
+        message: int,
+        mail: ParsedMail,
+        sender: Address,
+        agent: AgentConfig,
+        now: datetime,
+    ) -> None:
+        """Keep mail that claims an agent's From without proving it, for the agents to judge.
+
+        The pipeline changed nothing for it (no state, no participant, no answer); here it is
+        labelled 'held', so no clock takes it for the agent's answer nor the requester's mail.
+        """
+        detail = f"mail claiming to be from agent {agent.name} <{sender.email}>"
+        tickets.relabel_message(
+            self.store, message, "held", mail.text, "agent address failed authentication"
+        )
+        self.store.add_event(ticket.number, "held", f"{detail} failed authentication", now)
+        self.actions.notify(
+            ticket,
+            event="held",
+            sender=sender,
+            text=strip_reply(mail.text),
+            attachments=tickets.attachments(self.store, message),
+            now=now,
+            unverified_agent=agent.name,
         )
 
     def _agent_reply(

@@ -219,6 +219,15 @@ class _Checker:
             secret = base_dir / outgoing["password_file"]
             if not secret.is_file():
                 self.problem("outgoing.password_file", f"file not found: {secret}")
+        # The same rule as [[imap]] tls: a login without TLS goes only to this machine.
+        relay = outgoing["transport"] == "smtp" and outgoing["username"]
+        if relay and outgoing["tls"] == "none" and not is_loopback(outgoing["host"]):
+            self.problem(
+                "outgoing.tls",
+                "'none' with a username would send the relay password in clear text; it is"
+                f" allowed only for a loopback host, got {outgoing['host']!r}"
+                " (use 'tls' or 'starttls')",
+            )
         if self.problems:
             raise ConfigError(self.problems)
 

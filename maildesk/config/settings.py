@@ -104,7 +104,8 @@ SECTIONS: Final[tuple[Section, ...]] = (
             Setting(
                 "tls",
                 "starttls",
-                "TLS towards the relay.",
+                'TLS towards the relay; "none" with a username only for a relay on this'
+                " machine (loopback): the password would cross the network in clear text.",
                 ("starttls", "tls", "none"),
                 example=True,
             ),

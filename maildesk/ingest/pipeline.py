@@ -141,8 +141,9 @@ class Pipeline:
         decision = decide(
             choice,
             now=now,
-            # An agent's reply changes its ticket by its commands, not as a requester's mail.
-            may_answer=kind.may_answer and not (agent and agent.trusted),
+            # An agent's reply changes its ticket by its commands, not as a requester's mail;
+            # mail held for failing the agents' authentication changes nothing.
+            may_answer=kind.may_answer and agent is None,
             may_open_ticket=kind.may_open_ticket,
             reopen_window=timedelta(days=self.config.reopen_days),
         )
@@ -228,8 +229,8 @@ class Pipeline:
             )
             if kind.may_answer:
                 # An anonymous sender's mail was masked: its To and Cc hold only our addresses.
-                others = [a.email for a in (*mail.to, *mail.cc) if not self.config.is_own(a.email)]
-                people = [a for a in (sender.email, *others) if a not in self.agents]
+                requester = existing.requester if existing else sender.email
+                people = self.intake.brought_in(requester, mail, sender, arrival.agent)
                 self.store.add_participants(ticket, people, "cc")
             self.store.add_event(ticket, decision.action.value, f"message <{mail.message_id}>", now)
             self.deadlines.after_message(ticket, existing, sender.email, kind.may_answer, now)

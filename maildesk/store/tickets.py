@@ -96,24 +96,27 @@ def merged_into(store: Store, numbers: Sequence[int]) -> dict[int, int]:
     return found
 
 
-def recipients(store: Store, number: int, leave_out: frozenset[str]) -> list[str]:
-    """Who receives replies: the requester, then the participants in Cc but ``leave_out``."""
+def participants(store: Store, number: int) -> list[tuple[str, str]]:
+    """(address, role) of the ticket's participants: the requester first, then those in Cc."""
     rows = store.conn.execute(
         "SELECT address, role FROM participants WHERE ticket = ?"
         " ORDER BY role = 'requester' DESC, address",
         (number,),
     ).fetchall()
-    return [r[0] for r in rows if r[1] == "requester" or r[0] not in leave_out]
+    return [(r[0], r[1]) for r in rows]
 
 
 def thread(store: Store, number: int) -> tuple[str, list[str]]:
     """(In-Reply-To, References) for a reply to the requester: the requester's last mail,
-    after the requester's mails and ours to them."""
+    after the requester's mails and ours to them. Mail from people who are not
+    participants (a stranger who wrote in) is left out: the reply does not go to them."""
     rows = store.conn.execute(
         "SELECT direction, message_id FROM messages WHERE ticket = ? AND message_id != ''"
-        " AND ((direction = 'in' AND kind = 'human') OR kind IN ('ack', 'reply'))"
+        " AND ((direction = 'in' AND kind = 'human' AND lower(from_addr) IN"
+        " (SELECT address FROM participants WHERE ticket = ?))"
+        " OR kind IN ('ack', 'reply'))"
         " ORDER BY id",
-        (number,),
+        (number, number),
     ).fetchall()
     inbound = [r["message_id"] for r in rows if r["direction"] == "in"]
     chain = [r["message_id"] for r in rows]

@@ -587,7 +587,7 @@ def strict(config: Config, store: Store, clock: FakeClock, tmp_path: Path) -> Pi
     ],
     ids=["no-header", "untrusted-server", "wrong-domain"],
 )
-def test_a_forged_agent_is_a_requester_and_the_agents_are_warned(
+def test_a_forged_agent_is_held_and_the_agents_are_warned(
     strict: Pipeline, store: Store, results: str | None
 ) -> None:
     stored(strict.accept(build(), smtp()))

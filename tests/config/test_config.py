@@ -104,6 +104,34 @@ def test_each_problem_names_its_key_and_line(text: str, expected: str) -> None:
     assert any(p.startswith(expected) for p in found), found
 
 
+@pytest.mark.parametrize(
+    ("host", "username", "refused"),
+    [
+        ("smtp.uni.example", "info@uni.example", True),
+        ("10.0.0.25", "info@uni.example", True),
+        ("127.0.0.1", "info@uni.example", False),
+        ("localhost", "info@uni.example", False),
+        ("[::1]", "info@uni.example", False),
+        ("smtp.uni.example", "", False),  # no login, no password to give away
+    ],
+)
+def test_a_relay_password_never_goes_in_clear_text_off_this_machine(
+    host: str, username: str, refused: bool
+) -> None:
+    text = (
+        f'[outgoing]\ntransport = "smtp"\nhost = "{host}"\ntls = "none"\nusername = "{username}"\n'
+    )
+    if not refused:
+        config = parse(text, path=Path("config.toml"), base_dir=Path("/srv"))
+        assert (config.outgoing.host, config.outgoing.tls) == (host, "none")
+        return
+    assert problems(text) == [
+        "config.toml:4: key 'outgoing.tls': 'none' with a username would send the relay"
+        f" password in clear text; it is allowed only for a loopback host, got {host!r}"
+        " (use 'tls' or 'starttls')"
+    ]
+
+
 def test_every_problem_is_reported_at_once() -> None:
     found = problems("[listener]\nport = 0\nhost = 5\n[maildesk]\nreopen_days = -1\n")
     assert len(found) == 3

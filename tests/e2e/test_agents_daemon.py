@@ -218,7 +218,7 @@ def test_requester_agent_and_back_through_the_daemon(desk: Maildesk) -> None:
     assert notes == ["La alumna llamó por teléfono."]
 
 
-def test_a_forged_agent_from_without_authentication_is_a_requester(tmp_path: Path) -> None:
+def test_a_forged_agent_from_without_authentication_is_held(tmp_path: Path) -> None:
     desk = start(
         tmp_path / "strict",
         '[agent_auth]\nrequire = true\nauthserv_ids = ["mx.uni.example"]\n',
@@ -248,7 +248,7 @@ def test_a_forged_agent_from_without_authentication_is_a_requester(tmp_path: Pat
         desk.send(genuine)
         [relayed] = outbox.new(1)
         assert to_of(relayed) == ["ana@alumnos.example"]
-        assert desk.log().count("handled as a requester's message") == 1  # the forged one
+        assert desk.log().count("held for the agents") == 1  # the forged one
     finally:
         assert desk.stop() == 0, desk.log()
 
