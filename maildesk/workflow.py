@@ -44,11 +44,15 @@ def decide(
     may_answer: bool,
     may_open_ticket: bool,
     reopen_window: timedelta,
+    outsider: bool = False,
 ) -> Decision:
     """Decide what a message does, given where threading put it and what kind of mail it is.
 
     ``may_answer`` is False for mail written by machines (auto-replies, bounces, lists):
-    they are recorded, never answered, and never change a ticket's state.
+    they are recorded, never answered, and never change a ticket's state. ``outsider``
+    is True for a person who is neither the ticket's requester nor one of its
+    participants (a stranger answering a forwarded notification): the agents read what
+    they wrote, but it reopens nothing and answers no question the desk asked.
 
     >>> from datetime import UTC
     >>> now = datetime(2026, 11, 20, tzinfo=UTC)
@@ -64,7 +68,7 @@ def decide(
         return Decision(
             Action.OPEN, None, State.NEW, acknowledge=may_answer, claimed=choice.claimed
         )
-    if not may_answer or ticket.state is State.CANCELLED:
+    if not may_answer or outsider or ticket.state is State.CANCELLED:
         return Decision(Action.APPEND, ticket, ticket.state, acknowledge=False)
     if ticket.state is State.RESOLVED:
         return Decision(Action.REOPEN, ticket, State.REOPENED, acknowledge=False)

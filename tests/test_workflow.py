@@ -73,3 +73,28 @@ def test_a_claimed_tag_is_carried_to_the_new_ticket() -> None:
     choice = ThreadChoice(None, None, Tag("INFO", 9))
     decision = decide(choice, now=NOW, may_answer=True, may_open_ticket=True, reopen_window=WINDOW)
     assert decision.claimed == Tag("INFO", 9)
+
+
+@pytest.mark.parametrize(
+    ("state", "closed_days_ago"),
+    [
+        (State.PENDING, None),
+        (State.RESOLVED, None),
+        (State.CLOSED, 3),
+        (State.CLOSED, 30),
+        (State.OPEN, None),
+    ],
+)
+def test_an_outsider_joins_the_ticket_and_steers_nothing(
+    state: State, closed_days_ago: int | None
+) -> None:
+    """Neither requester nor participant: heard by the agents, no state change, no answer."""
+    decision = decide(
+        existing(state, closed_days_ago),
+        now=NOW,
+        may_answer=True,
+        may_open_ticket=True,
+        reopen_window=WINDOW,
+        outsider=True,
+    )
+    assert (decision.action, decision.state, decision.acknowledge) == (Action.APPEND, state, False)

@@ -43,6 +43,7 @@ from maildesk.mail.thread import (
     signed_tickets,
     strip_tags,
 )
+from maildesk.model import Ticket
 from maildesk.outbox.mailer import Mail
 from maildesk.privacy.masking import Masked
 from maildesk.store.store import NewTicket
@@ -146,6 +147,7 @@ class Pipeline:
             may_answer=kind.may_answer and agent is None,
             may_open_ticket=kind.may_open_ticket,
             reopen_window=timedelta(days=self.config.reopen_days),
+            outsider=agent is None and _outsider(choice.ticket, sender.email),
         )
         with self.store.transaction():
             arrival = self._kept(arrival)
@@ -233,7 +235,9 @@ class Pipeline:
                 people = self.intake.brought_in(requester, mail, sender, arrival.agent)
                 self.store.add_participants(ticket, people, "cc")
             self.store.add_event(ticket, decision.action.value, f"message <{mail.message_id}>", now)
-            self.deadlines.after_message(ticket, existing, sender.email, kind.may_answer, now)
+            # Only the requester's and participants' mail is owed an answer.
+            owed = kind.may_answer and not _outsider(existing, sender.email)
+            self.deadlines.after_message(ticket, existing, sender.email, owed, now)
         acknowledged = decision.acknowledge and ticket is not None
         if acknowledged and ticket is not None:
             acknowledged = self._acknowledge(arrival, ticket, ref, ack_template)
@@ -439,6 +443,22 @@ class Pipeline:
                 )
             )
         return Quarantined(number, reason)
+
+
+def _outsider(ticket: Ticket | None, address: str) -> bool:
+    """Whether ``address`` writes to ``ticket`` as neither its requester nor a participant.
+
+    >>> from datetime import UTC, datetime
+    >>> from maildesk.model import State
+    >>> t = Ticket(1, "info", State.OPEN, "Beca", "ana@x.org", datetime(2026, 1, 1, tzinfo=UTC),
+    ...            participants=frozenset({"ana@x.org", "luis@x.org"}))
+    >>> _outsider(t, "Luis@x.org"), _outsider(t, "eve@y.org"), _outsider(None, "eve@y.org")
+    (False, True, False)
+    """
+    if ticket is None:
+        return False
+    address = address.lower()
+    return address != ticket.requester and address not in ticket.participants
 
 
 def _hours(value: float) -> int | float:

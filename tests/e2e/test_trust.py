@@ -148,6 +148,35 @@ def test_a_stranger_who_answers_a_forwarded_notification_receives_no_reply(
     assert desk.json("show", "1")["state"] == "open"
 
 
+def test_a_stranger_cannot_move_a_pending_ticket_back_to_open(
+    desk: Maildesk, smtp_sink: SmtpSink
+) -> None:
+    relay = Relay(smtp_sink)
+    notification = opened(desk, relay)
+    desk.send(
+        agent_answer(notification, "#pendiente\n\nEnvíe su DNI, por favor.", "<b1@uni.example>")
+    )
+    relay.one(ANA)  # the question reaches the requester
+    assert desk.json("show", "1")["state"] == "pending"
+
+    desk.send(
+        mail(
+            "Eve <eve@fuera.example>",
+            "info@uni.example",
+            f"RE: RV: {notification['Subject']}",
+            "Yo no soy Ana, pero aquí tiene un DNI.",
+            message_id="<e2@fuera.example>",
+            in_reply_to=str(notification["Message-ID"]),
+            references=str(notification["Message-ID"]),
+        )
+    )
+    told = relay.one(BERTA)  # the agents read it all the same
+    assert "Yo no soy Ana" in text_of(told)
+    ticket = desk.json("show", "1")
+    assert ticket["state"] == "pending"  # still waiting on Ana: her reminder stays due
+    assert relay.to("eve@fuera.example") == []
+
+
 def test_a_forged_agent_mail_on_a_pending_ticket_is_held(
     desk: Maildesk, smtp_sink: SmtpSink
 ) -> None:
