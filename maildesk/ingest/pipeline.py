@@ -46,7 +46,7 @@ from maildesk.mail.thread import (
 from maildesk.outbox.mailer import Mail
 from maildesk.privacy.masking import Masked
 from maildesk.store.store import NewTicket
-from maildesk.surveys.rules import Answer
+from maildesk.surveys.replies import Answer
 from maildesk.workflow import Action, Decision, decide
 
 log = logging.getLogger(__name__)
