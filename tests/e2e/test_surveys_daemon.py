@@ -3,6 +3,7 @@ folder out, the survey pages over real HTTP (urllib, and headless Chromium)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -317,3 +318,29 @@ def test_a_plain_no_between_a_greeting_and_a_signature_is_a_survey_answer(
     assert survey_row(desk)["answers"] == 1
     [message] = db(desk, "SELECT kind FROM messages WHERE message_id = 'ana-q@alumnos.example'")
     assert message["kind"] != "survey"
+
+
+def test_the_monthly_report_counts_a_not_solved_answer_and_its_reopening(
+    desk: Maildesk, tmp_path: Path
+) -> None:
+    outbox = Outbox(desk)
+    survey = closed_with_survey(desk, outbox)
+    desk.send(reply_to(survey, "<ana-no2@alumnos.example>", "No se ha resuelto."))
+    one(outbox.new(1), lambda m: to_of(m) == [BERTA])
+    assert state(desk) == "reopened"
+    [sent] = db(desk, "SELECT sent_at FROM surveys")
+    month = str(sent["sent_at"])[:7]  # the month it all happened in (UTC, like the desk)
+
+    found = json.loads(desk.cli("report", "--month", month, "--format", "json").stdout)
+    [total] = [line for line in found["lines"] if line["scope"] == "total"]
+    assert total["reopened"] == 1  # by the survey answer
+    assert (total["surveys_sent"], total["surveys_answered"]) == (1, 1)
+    assert total["survey_response_rate"] == 1.0  # a "not solved" without a score answers
+    assert total["satisfaction"] is None  # no score: no satisfaction figure
+
+    page = tmp_path / "report.html"
+    desk.cli("report", "--month", month, "--format", "html", "--output", str(page))
+    html = page.read_text(encoding="utf-8")
+    chart = html[html.index('id="chart-satisfaction"') :].split("</svg>")[0]
+    assert "sin datos" in chart
+    assert "%" not in chart.split(">", 1)[1]  # no "0 %" drawn for the queue
