@@ -30,6 +30,7 @@ from maildesk.mail.commands import (
     MergeArgs,
     PendingArgs,
     PriorityArgs,
+    Refusal,
 )
 from maildesk.mail.parsed import Address, Attachment
 from maildesk.mail.thread import reply_subject
@@ -38,6 +39,7 @@ from maildesk.outbox.mailer import Mail
 from maildesk.privacy.anonymity import is_alias
 from maildesk.store import tickets
 from maildesk.store.store import NewMessage
+from maildesk.templates import Templates
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,12 @@ class Actions:
                 elif isinstance(args, MergeArgs) and args.number != ticket.number:
                     self._merge_target(args)
             except ActionError as exc:
-                errors.append(CommandError(f"#{command.name} {_argument(args)}", str(exc)))
+                line = f"#{command.name} {_argument(args)}"
+                errors.append(CommandError(line, exc.code, exc.values))
         return errors
+
+    def explain(self, error: CommandError, language: str) -> str:
+        return explain(self.templates, error, language)
 
     def apply(
         self,
@@ -268,7 +274,10 @@ class Actions:
             # would be written to under another ticket, or name themselves by writing to it.
             raise ActionError(
                 f"ticket {ticket.number} and ticket {into.number} cannot be merged:"
-                " one is an anonymous complaint and the other is not"
+                " one is an anonymous complaint and the other is not",
+                Refusal.ANONYMOUS_MERGE,
+                number=ticket.number,
+                into=into.number,
             )
         tickets.merge(self.store, ticket.number, into.number, now)
         self.store.add_event(ticket.number, "merged", f"into {into.number} by {actor.label}", now)
@@ -281,9 +290,14 @@ class Actions:
                 f"macros/{name}.txt.j2", ticket.language, self.context(ticket)
             )
         except jinja2.TemplateNotFound:
-            raise ActionError(f"there is no macro {name!r}") from None
+            raise ActionError(f"there is no macro {name!r}", Refusal.NO_MACRO, name=name) from None
         except jinja2.TemplateError as exc:
-            raise ActionError(f"macro {name!r} cannot be rendered: {exc}") from None
+            raise ActionError(
+                f"macro {name!r} cannot be rendered: {exc}",
+                Refusal.MACRO_BROKEN,
+                name=name,
+                error=str(exc),
+            ) from None
 
     def _set(self, ticket: Ticket, actor: Actor, now: datetime, field: str, value: str) -> None:
         tickets.set_fields(self.store, ticket.number, now, **{field: value})
@@ -292,12 +306,25 @@ class Actions:
     def _merge_target(self, args: MergeArgs) -> Ticket:
         target = tickets.info(self.store, args.number)
         if target is None:
-            raise ActionError(f"there is no ticket {args.number}")
+            raise ActionError(
+                f"there is no ticket {args.number}", Refusal.NO_TICKET, number=args.number
+            )
         if target.merged_into is not None:
-            raise ActionError(f"ticket {args.number} was merged into {target.merged_into}")
+            raise ActionError(
+                f"ticket {args.number} was merged into {target.merged_into}",
+                Refusal.MERGED_ELSEWHERE,
+                number=args.number,
+                into=target.merged_into,
+            )
         tag = self.queue_of(target).tag
         if args.tag is not None and args.tag.upper() != tag:
-            raise ActionError(f"ticket {args.number} is {tag}#{args.number}, not {args.tag}")
+            raise ActionError(
+                f"ticket {args.number} is {tag}#{args.number}, not {args.tag}",
+                Refusal.WRONG_TAG,
+                number=args.number,
+                tag=tag,
+                given=args.tag,
+            )
         return target
 
     def _record_note(self, ticket: Ticket, actor: Actor, text: str, now: datetime) -> None:
@@ -321,6 +348,12 @@ class Actions:
             ),
             now,
         )
+
+
+def explain(templates: Templates, error: CommandError, language: str) -> str:
+    """Why ``error``'s command was refused, in ``language``, from ``refusal.txt.j2``."""
+    context = {**error.values, "code": str(error.code)}
+    return templates.render("refusal.txt.j2", language, context).strip()
 
 
 def _argument(args: object) -> str:

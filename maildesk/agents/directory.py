@@ -20,6 +20,7 @@ from maildesk.mail.commands import (
     CommandError,
     CommandName,
     MergeArgs,
+    Refusal,
 )
 
 # The line above which an agent writes; quoted back in a reply, it marks where history starts.
@@ -217,23 +218,23 @@ def refused(
 
     >>> ana = AgentConfig("Ana", ("ana@x",), "es")
     >>> refused([Command(CommandName.CANCEL)], ana, Directory([ana]), categories=(), ticket=1)
-    [CommandError(line='#cancel', reason='only coordinators may #cancel a ticket')]
+    [CommandError(line='#cancel', code=<Refusal.COORDINATORS_ONLY: 'coordinators_only'>, values={})]
     """
     errors = []
     for command in commands:
         args = command.args
-        reason = ""
+        line = _line(command)
         if command.name is CommandName.CANCEL and agent is not None and not agent.coordinator:
-            reason = "only coordinators may #cancel a ticket"
+            errors.append(CommandError(line, Refusal.COORDINATORS_ONLY))
         elif isinstance(args, AssignArgs) and directory.resolve(args.target) is None:
-            reason = f"no agent or group is called {args.target!r} (or more than one agent is)"
+            errors.append(CommandError(line, Refusal.NO_SUCH_TARGET, {"target": args.target}))
         elif isinstance(args, CategoryArgs) and args.name not in categories:
-            known = ", ".join(sorted(categories)) or "none are configured"
-            reason = f"unknown category {args.name!r} (known: {known})"
+            known = sorted(categories)
+            errors.append(
+                CommandError(line, Refusal.UNKNOWN_CATEGORY, {"name": args.name, "known": known})
+            )
         elif isinstance(args, MergeArgs) and args.number == ticket:
-            reason = "a ticket cannot be merged into itself"
-        if reason:
-            errors.append(CommandError(_line(command), reason))
+            errors.append(CommandError(line, Refusal.MERGE_ITSELF))
     return errors
 
 

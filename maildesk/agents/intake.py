@@ -300,6 +300,7 @@ class Intake:
     ) -> None:
         """Tell the agent, and only the agent, that nothing of the message was done."""
         queue = self.actions.queue_of(ticket)
+        language = agent.language  # the refusal goes to the agent: every word in theirs
         self.mailer.queue(
             Mail(
                 ticket=ticket.number,
@@ -309,10 +310,13 @@ class Intake:
                 to=[Address(sender.email, agent.name)],
                 subject=reply_subject(queue.tag, ticket.number, ticket.subject, self.tags),
                 template="command_error.txt.j2",
-                language=agent.language,
+                language=language,
                 context={
-                    "marker": marker(agent.language),
-                    "errors": [{"line": e.line, "reason": e.reason} for e in errors],
+                    "marker": marker(language),
+                    "errors": [
+                        {"line": e.line, "reason": self.actions.explain(e, language)}
+                        for e in errors
+                    ],
                     "agent_name": agent.name,
                 },
                 in_reply_to=mail.message_id,

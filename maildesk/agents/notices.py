@@ -14,6 +14,7 @@ from typing import Any
 from maildesk.agents.directory import Directory, audience, marker, supervisors
 from maildesk.config import Config, QueueConfig
 from maildesk.errors import MaildeskError
+from maildesk.mail.commands import Refusal
 from maildesk.mail.parsed import Address, Attachment
 from maildesk.mail.thread import reply_subject
 from maildesk.model import Ticket
@@ -24,7 +25,13 @@ from maildesk.templates import Templates
 
 
 class ActionError(MaildeskError):
-    """An action that cannot be done as asked; the message says why."""
+    """An action that cannot be done as asked; the message says why (to the log and the
+    CLI), and ``code`` with ``values`` say it as data, for the agent's own language."""
+
+    def __init__(self, message: str, code: Refusal, **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
 
 
 class Notices:
@@ -43,7 +50,7 @@ class Notices:
         target = tickets.merged_into(self.store, [number]).get(number, number)
         found = tickets.info(self.store, target)
         if found is None:
-            raise ActionError(f"no ticket {number}")
+            raise ActionError(f"no ticket {number}", Refusal.NO_TICKET, number=number)
         return found
 
     def queue_of(self, ticket: Ticket) -> QueueConfig:

@@ -23,6 +23,7 @@ TEMPLATES_USED = [
     "notify.txt.j2",
     "reply.txt.j2",
     "command_error.txt.j2",
+    "refusal.txt.j2",
     "survey.txt.j2",
     "survey_why.txt.j2",
     "survey_low.txt.j2",

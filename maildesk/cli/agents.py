@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from maildesk.agents.actions import Actions, Actor
+from maildesk.agents.actions import Actions, Actor, explain
 from maildesk.cli._common import (
     Context,
     exit_on_error,
@@ -73,7 +73,8 @@ def _run(
             ticket = actions.ticket(number)
             errors = actions.check(ticket, actor, commands)
             if errors:
-                raise MaildeskError("; ".join(f"{e.line}: {e.reason}" for e in errors))
+                reasons = (f"{e.line}: {actions.explain(e, 'en')}" for e in errors)
+                raise MaildeskError("; ".join(reasons))
             actions.apply(ticket, actor, commands, text, attachments, SystemClock().now())
         return str(actions.context(ticket)["ref"])
 
@@ -124,7 +125,10 @@ def assign(obj: Context, number: int, target: str, as_agent: str | None) -> None
     with exit_on_error():
         parsed = parse_commands(f"#assign {target}")
         if parsed.errors or len(parsed.commands) != 1 or parsed.body.strip():
-            reasons = "; ".join(e.reason for e in parsed.errors) or "one agent or group"
+            config = obj.config()
+            templates = Templates(config.templates_dir, config.language)
+            found = (explain(templates, e, "en") for e in parsed.errors)
+            reasons = "; ".join(found) or "one agent or group"
             raise MaildeskError(f"cannot assign to {target!r}: {reasons}")
         ref = _run(obj, number, as_agent, parsed.commands)
         click.echo(f"{ref}: assigned to {target}")

@@ -47,7 +47,7 @@ from maildesk.model import Ticket
 from maildesk.outbox.mailer import Mail
 from maildesk.privacy.masking import Masked
 from maildesk.store.store import NewTicket
-from maildesk.surveys.rules import Answer
+from maildesk.surveys.replies import Answer
 from maildesk.workflow import Action, Decision, decide
 
 log = logging.getLogger(__name__)

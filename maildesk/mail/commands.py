@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
 
@@ -37,6 +37,7 @@ __all__ = [
     "PendingArgs",
     "Priority",
     "PriorityArgs",
+    "Refusal",
     "parse_commands",
 ]
 
@@ -105,10 +106,44 @@ class Command:
     args: CommandArgs = None  # None for #note, #close, #resolve and #cancel
 
 
+class Refusal(StrEnum):
+    """Why a command is not run. The words people read are in the templates
+    (``refusal.txt.j2``, one text per code and language); here the reason is data."""
+
+    UNKNOWN_COMMAND = "unknown_command"  # word
+    CONTROL_CHARACTERS = "control_characters"  # command
+    SPACE_BEFORE_ARGUMENT = "space_before_argument"  # command
+    TAKES_NO_ARGUMENT = "takes_no_argument"  # command
+    NEEDS_ARGUMENT = "needs_argument"  # command
+    SINGLE_ARGUMENT = "single_argument"  # command
+    ASSIGN_TARGET = "assign_target"
+    PRIORITY_VALUE = "priority_value"
+    NAME_FORMAT = "name_format"  # command
+    PENDING_DAYS = "pending_days"
+    PENDING_RANGE = "pending_range"  # most
+    MERGE_FORMAT = "merge_format"
+    MERGE_POSITIVE = "merge_positive"
+    REPEATED = "repeated"  # command
+    CONTRADICTS = "contradicts"  # command, earlier
+    # decided with the configuration (agents/directory.py)
+    COORDINATORS_ONLY = "coordinators_only"
+    NO_SUCH_TARGET = "no_such_target"  # target
+    UNKNOWN_CATEGORY = "unknown_category"  # name, known (a list)
+    MERGE_ITSELF = "merge_itself"
+    # decided with the store (agents/actions.py)
+    NO_MACRO = "no_macro"  # name
+    MACRO_BROKEN = "macro_broken"  # name, error
+    NO_TICKET = "no_ticket"  # number
+    MERGED_ELSEWHERE = "merged_elsewhere"  # number, into
+    WRONG_TAG = "wrong_tag"  # number, tag, given
+    ANONYMOUS_MERGE = "anonymous_merge"  # number, into
+
+
 @dataclass(frozen=True)
 class CommandError:
     line: str  # the offending line, safe to quote back: no control characters, bounded
-    reason: str
+    code: Refusal
+    values: dict[str, object] = field(default_factory=dict)  # what the text names
 
 
 @dataclass(frozen=True)
@@ -169,7 +204,12 @@ _QUOTE_LIMIT = 200  # how much of a bad line is kept to quote back to the agent
 
 
 class _Invalid(Exception):
-    """An argument failed validation; the message is the reason given to the agent."""
+    """An argument failed validation: the refusal and what its text names."""
+
+    def __init__(self, code: Refusal, **values: object) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.values = values
 
 
 def parse_commands(text: str) -> ParsedCommands:
@@ -206,7 +246,7 @@ args=PendingArgs(days=3)),), errors=(), body='Quedo atenta.')
             command = _parse_one(word.group(), head[word.end() :] + match.group(2))
             _check_combination(command, commands)
         except _Invalid as exc:
-            errors.append(CommandError(line=_quotable(stripped), reason=str(exc)))
+            errors.append(CommandError(_quotable(stripped), exc.code, exc.values))
             continue
         commands.append(command)
     body = "\n".join(lines[index:])
@@ -216,30 +256,30 @@ args=PendingArgs(days=3)),), errors=(), body='Quedo atenta.')
 def _parse_one(word: str, rest: str) -> Command:
     name = _ALIASES.get(word.casefold())
     if name is None:
-        raise _Invalid(f"unknown command #{word}")
+        raise _Invalid(Refusal.UNKNOWN_COMMAND, word=word)
     if _has_control(rest):
-        raise _Invalid(f"#{name} arguments must not contain control characters or line breaks")
+        raise _Invalid(Refusal.CONTROL_CHARACTERS, command=name.value)
     if rest and not rest[0].isspace():
-        raise _Invalid(f"#{name} must be followed by a space before its argument")
+        raise _Invalid(Refusal.SPACE_BEFORE_ARGUMENT, command=name.value)
     argument = rest.strip()
     if name in (CommandName.NOTE, CommandName.CLOSE, CommandName.RESOLVE, CommandName.CANCEL):
         if argument:
-            raise _Invalid(f"#{name} takes no argument")
+            raise _Invalid(Refusal.TAKES_NO_ARGUMENT, command=name.value)
         return Command(name)
     if name is CommandName.PENDING:
         return Command(name, PendingArgs(_days(argument)))
     if not argument:
-        raise _Invalid(f"#{name} needs an argument")
+        raise _Invalid(Refusal.NEEDS_ARGUMENT, command=name.value)
     if len(argument.split()) > 1:
-        raise _Invalid(f"#{name} takes a single argument")
+        raise _Invalid(Refusal.SINGLE_ARGUMENT, command=name.value)
     if name is CommandName.ASSIGN:
         if _TARGET.fullmatch(argument) is None:
-            raise _Invalid("#assign needs an agent address or a name of letters, digits and ._@+-")
+            raise _Invalid(Refusal.ASSIGN_TARGET)
         return Command(name, AssignArgs(argument))
     if name is CommandName.PRIORITY:
         priority = _PRIORITIES.get(argument.casefold())
         if priority is None:
-            raise _Invalid("#priority must be one of low, normal, high, urgent")
+            raise _Invalid(Refusal.PRIORITY_VALUE)
         return Command(name, PriorityArgs(priority))
     if name is CommandName.CATEGORY:
         return Command(name, CategoryArgs(_name(name, argument)))
@@ -253,10 +293,10 @@ def _days(argument: str) -> int | None:
         return None
     match = _DAYS.fullmatch(argument)
     if match is None:
-        raise _Invalid("#pending takes a number of days")
+        raise _Invalid(Refusal.PENDING_DAYS)
     days = int(match.group(1))
     if not 1 <= days <= _PENDING_MAX_DAYS:
-        raise _Invalid(f"#pending days must be between 1 and {_PENDING_MAX_DAYS}")
+        raise _Invalid(Refusal.PENDING_RANGE, most=_PENDING_MAX_DAYS)
     return days
 
 
@@ -265,29 +305,28 @@ def _name(command: CommandName, argument: str) -> str:
     # (KELVIN SIGN -> "k"), and a name that only matches after that is not what was typed.
     lowered = argument.lower()
     if not argument.isascii() or _NAME.fullmatch(lowered) is None:
-        raise _Invalid(
-            f"#{command} name must be 1-64 characters of a-z, 0-9, '_' or '-', "
-            "starting with a letter or digit"
-        )
+        raise _Invalid(Refusal.NAME_FORMAT, command=command.value)
     return lowered
 
 
 def _merge(argument: str) -> MergeArgs:
     match = _MERGE.fullmatch(argument)
     if match is None or (argument.startswith("[") != argument.endswith("]")):
-        raise _Invalid("#merge takes a ticket number or a tag like INFO#42")
+        raise _Invalid(Refusal.MERGE_FORMAT)
     number = int(match.group(2))
     if number < 1:
-        raise _Invalid("#merge ticket number must be positive")
+        raise _Invalid(Refusal.MERGE_POSITIVE)
     return MergeArgs(number=number, tag=match.group(1))
 
 
 def _check_combination(command: Command, accepted: list[Command]) -> None:
     for earlier in accepted:
         if earlier.name is command.name:
-            raise _Invalid(f"#{command.name} is given more than once; the first one is used")
+            raise _Invalid(Refusal.REPEATED, command=command.name.value)
         if command.name in _STATE_CHANGES and earlier.name in _STATE_CHANGES:
-            raise _Invalid(f"#{command.name} contradicts #{earlier.name}; only one state change")
+            raise _Invalid(
+                Refusal.CONTRADICTS, command=command.name.value, earlier=earlier.name.value
+            )
 
 
 def _has_control(value: str) -> bool:

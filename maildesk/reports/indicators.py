@@ -62,7 +62,8 @@ class Tally:
     reopened: int = 0
     closed: int = 0
     surveys_sent: int = 0
-    surveys_answered: int = 0
+    surveys_answered: int = 0  # any answer: solved or not, a score, a comment
+    surveys_scored: int = 0  # answers with a score: the base of the satisfaction figures
     score_sum: int = 0
     satisfied: int = 0  # scores at or above the threshold
     promoters: int = 0  # 9 and 10 on a 0-10 scale
@@ -146,7 +147,7 @@ def build(
     >>> from maildesk.sla.rules import Commitments
     >>> cal, pol = WorkingCalendar(ZoneInfo("UTC")), Policy(Commitments(timedelta(hours=24)))
     >>> build("2026-10", None, [], {("info", ""): Tally(messages_in=2)}, cal, pol).lines[0].tally
-    Tally(messages_in=2, messages_out=0, escalated=0, reopened=0, closed=0, surveys_sent=0, surveys_answered=0, score_sum=0, satisfied=0, promoters=0, detractors=0)
+    Tally(messages_in=2, messages_out=0, escalated=0, reopened=0, closed=0, surveys_sent=0, surveys_answered=0, surveys_scored=0, score_sum=0, satisfied=0, promoters=0, detractors=0)
     """  # noqa: E501
     total = Line("total", "")
     queues: dict[str, Line] = {}
@@ -286,12 +287,12 @@ def figures(line: Line, report: Report) -> dict[str, Any]:
             "surveys_sent": t.surveys_sent,
             "surveys_answered": t.surveys_answered,
             "survey_response_rate": ratio(t.surveys_answered, t.surveys_sent),
-            "satisfaction": ratio(t.satisfied, t.surveys_answered),
-            "dissatisfaction": ratio(t.surveys_answered - t.satisfied, t.surveys_answered),
-            "mean_score": ratio(t.score_sum, t.surveys_answered),
+            "satisfaction": ratio(t.satisfied, t.surveys_scored),
+            "dissatisfaction": ratio(t.surveys_scored - t.satisfied, t.surveys_scored),
+            "mean_score": ratio(t.score_sum, t.surveys_scored),
         }
         if report.scale == 10:
-            nps = ratio(100 * (t.promoters - t.detractors), t.surveys_answered)
+            nps = ratio(100 * (t.promoters - t.detractors), t.surveys_scored)
             values["nps"] = None if nps is None else round(nps, 1)
     return values
 
@@ -383,11 +384,13 @@ def chart_context(report: Report) -> dict[str, Any]:
         count = sum(1 for h in total.first_response_hours if low <= h < high)
         label = f"{low:g}+ h" if math.isinf(high) else f"{low:g}-{high:g} h"
         buckets.append((label, count))
-    satisfaction = [
-        (line.name, round(100 * (ratio(line.tally.satisfied, line.tally.surveys_answered) or 0), 1))
+    # A queue without scored answers has no satisfaction (the table's "-"), not 0 %.
+    shares = {
+        line.name: ratio(line.tally.satisfied, line.tally.surveys_scored)
         for line in report.lines
         if line.scope == "queue"
-    ]
+    }
+    satisfaction = [(n, None if s is None else round(100 * s, 1)) for n, s in shares.items()]
     return {
         "month": report.month,
         "queue": report.queue,
@@ -401,7 +404,7 @@ def chart_context(report: Report) -> dict[str, Any]:
         "per_day": _bars([(str(d.day), n) for d, n in report.per_day], 620, 160),
         "response": _bars(buckets, 620, 160),
         "satisfaction": [
-            {**bar, "y": i * 26, "width": round(4.4 * pct, 2)}
+            {**bar, "y": i * 26, "width": round(4.4 * (pct or 0), 2)}
             for i, bar, pct in zip(
                 range(len(satisfaction)),
                 ({"label": n, "value": p} for n, p in satisfaction),

@@ -5,8 +5,8 @@ Every query is bounded by the month through an index (migration 0007): tickets b
 Counts come grouped by (queue, agent) cell; ``reports.build`` sums them into lines.
 
 Survey figures are read when a ``surveys`` table exists (one row per survey sent, with
-the ticket, when it was sent and the score, NULL until answered); otherwise they are
-absent from the report.
+the ticket, when it was sent, and the answer: solved, score and comment, NULL until
+given); otherwise they are absent from the report.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def cells(
     # Tickets (not events) count: escalated twice in a month is one escalated ticket.
     for attribute, condition in (
         ("escalated", "e.kind = 'escalated'"),
-        ("reopened", "(e.kind = 'reopen' OR (e.kind = 'state' AND e.detail LIKE 'reopened%'))"),
+        ("reopened", _REOPENED),
     ):
         _count(
             conn,
@@ -147,6 +147,12 @@ def cells(
     if has_surveys(conn):
         _surveys(conn, found, span, extra, threshold)
     return found
+
+
+# Every way a ticket is reopened leaves one of these events: a requester's mail
+# ('reopen'), an agent's or the CLI's state change ('state' 'reopened by …'), a survey
+# answered "not solved" ('reopened').
+_REOPENED = "(e.kind IN ('reopen', 'reopened') OR (e.kind = 'state' AND e.detail LIKE 'reopened%'))"
 
 
 def has_surveys(conn: sqlite3.Connection) -> bool:
@@ -176,8 +182,15 @@ def _surveys(
 ) -> None:
     names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
     sent = "sent_at" if "sent_at" in names else "created_at"
+    # An answer is whatever the requester said: a "not solved" or a comment without a
+    # score answers the survey too. Scores alone make the satisfaction figures.
+    said = [f"s.{c} IS NOT NULL" for c in ("solved", "score") if c in names]
+    if "comment" in names:
+        said.append("coalesce(s.comment, '') != ''")
+    answered = " OR ".join(said)
     rows = conn.execute(
-        "SELECT t.queue, t.assignee, count(*), count(s.score), coalesce(sum(s.score), 0),"  # noqa: S608
+        f"SELECT t.queue, t.assignee, count(*), coalesce(sum({answered}), 0), count(s.score),"  # noqa: S608
+        " coalesce(sum(s.score), 0),"
         " coalesce(sum(s.score >= ?), 0), coalesce(sum(s.score >= 9), 0),"
         " coalesce(sum(s.score <= 6), 0)"
         " FROM surveys AS s JOIN tickets AS t ON t.number = s.ticket"
@@ -185,10 +198,11 @@ def _surveys(
         " GROUP BY t.queue, t.assignee",
         [threshold, *span, *extra],
     ).fetchall()
-    for q, agent, n, answered, total, satisfied, promoters, detractors in rows:
+    for q, agent, n, replies, scored, total, satisfied, promoters, detractors in rows:
         tally = found.setdefault((q, (agent or "").lower()), Tally())
         tally.surveys_sent += n
-        tally.surveys_answered += answered
+        tally.surveys_answered += replies
+        tally.surveys_scored += scored
         tally.score_sum += total
         tally.satisfied += satisfied
         tally.promoters += promoters

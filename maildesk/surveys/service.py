@@ -2,7 +2,7 @@
 act on them (a "not solved" reopens the ticket; a low score asks why and tells the
 queue's supervisors). Everything runs inside the caller's transaction, on the writer.
 
-The pure parts (settings, tokens, reading answers) are in ``surveys.py``.
+The pure parts are ``rules.py`` (tokens) and ``replies.py`` (reading answers).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from maildesk.outbox.mailer import Mail, Mailer
 from maildesk.sla.deadlines import Deadlines
 from maildesk.store import tickets
 from maildesk.store.store import Store, from_iso, iso
-from maildesk.surveys.rules import Answer, Token, parse_reply, sign_token, survey_replied
+from maildesk.surveys.replies import Answer, parse_reply
+from maildesk.surveys.rules import Token, sign_token, survey_replied
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ class Surveyor:
         if now >= from_iso(row["expires_at"]):
             return None
         first, last = (int(x) for x in row["scale"].split("-"))
-        answer = parse_reply(strip_reply(mail.text).splitlines(), range(first, last + 1))
+        lines = strip_reply(mail.text).splitlines()
+        answer = parse_reply(lines, range(first, last + 1), sender.name)
         return None if answer is None else (number, answer)
 
     def record(self, number: int, answer: Answer, via: str, now: datetime) -> Recorded:

@@ -23,7 +23,8 @@ from maildesk.clock import Clock
 from maildesk.config import Config
 from maildesk.service.web import Request, Response, WebServer
 from maildesk.store.store import Store
-from maildesk.surveys.rules import Answer, Token, parse_score, parse_yes_no, verify_token
+from maildesk.surveys.replies import Answer, parse_score, parse_yes_no
+from maildesk.surveys.rules import Token, verify_token
 from maildesk.surveys.service import Recorded, Surveyor
 from maildesk.templates import Templates
 

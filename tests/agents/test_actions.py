@@ -507,7 +507,7 @@ def test_cancel_is_for_coordinators(pipeline: Pipeline, store: Store) -> None:
     assert ticket(store)["state"] == "new"
     [error] = mails(store, "error")
     assert to_of(error) == ["berta@uni.example"]
-    assert "only coordinators may #cancel a ticket" in text_of(error)
+    assert "Solo los coordinadores pueden #cancelar una solicitud." in text_of(error)
     assert mails(store, "reply") == []
     stored(
         pipeline.accept(
@@ -532,8 +532,8 @@ def test_an_unknown_command_mails_the_agent_only_and_nothing_is_done(
     assert error["In-Reply-To"] == "<a1@uni.example>"
     text = text_of(error)
     assert "#frobnicate" in text
-    assert "unknown command #frobnicate" in text
-    assert "no agent or group is called 'nadie'" in text
+    assert "#frobnicate no es un comando." in text
+    assert "Ningún agente ni grupo se llama «nadie»" in text
     assert "el solicitante no ha recibido nada" in text
     row = ticket(store)
     assert (row["state"], row["first_response_at"]) == ("new", None)
@@ -561,10 +561,10 @@ def test_merge_moves_the_messages_and_later_mail_follows(pipeline: Pipeline, sto
     stored(pipeline.accept(build("Tercera", message_id="<r4@alumnos.example>"), smtp()))
     refused = agent_reply(store, "#merge CRM#3", number=1, message_id="<a8@uni.example>")
     stored(pipeline.accept(refused, smtp()))
-    assert "ticket 3 is INFO#3, not CRM" in text_of(mails(store, "error")[-1])
+    assert "La solicitud 3 es INFO#3, no CRM." in text_of(mails(store, "error")[-1])
     itself = agent_reply(store, "#merge 1", number=1, message_id="<a9@uni.example>")
     stored(pipeline.accept(itself, smtp()))
-    assert "cannot be merged into itself" in text_of(mails(store, "error")[-1])
+    assert "Una solicitud no puede fusionarse consigo misma." in text_of(mails(store, "error")[-1])
 
 
 # -- authentication -----------------------------------------------------------------------

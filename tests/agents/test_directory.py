@@ -19,7 +19,7 @@ from maildesk.agents.directory import (
 )
 from maildesk.config import AgentConfig, QueueConfig
 from maildesk.config.desk import Rota
-from maildesk.mail.commands import parse_commands
+from maildesk.mail.commands import Refusal, parse_commands
 
 ANA = AgentConfig("Ana", ("ana@uni.example", "aperez@uni.example"), "es", ("secretaria",))
 LUIS = AgentConfig("Luis", ("luis@uni.example",), "es", ("secretaria", "becas"))
@@ -173,25 +173,27 @@ def test_resolve_refuses_an_ambiguous_name() -> None:
     ("text", "agent", "reasons"),
     [
         ("#close\n#priority high", ANA, []),
-        ("#cancel", ANA, ["only coordinators may #cancel a ticket"]),
+        ("#cancel", ANA, [(Refusal.COORDINATORS_ONLY, {})]),
         ("#cancel", EVA, []),
         ("#cancel", None, []),  # the command line is a supervisor
         ("#assign becas", ANA, []),
         (
             "#assign nobody",
             ANA,
-            ["no agent or group is called 'nobody' (or more than one agent is)"],
+            [(Refusal.NO_SUCH_TARGET, {"target": "nobody"})],
         ),
         ("#category becas", ANA, []),
-        ("#category otra", ANA, ["unknown category 'otra' (known: becas)"]),
-        ("#merge 7", ANA, ["a ticket cannot be merged into itself"]),
+        ("#category otra", ANA, [(Refusal.UNKNOWN_CATEGORY, {"name": "otra", "known": ["becas"]})]),
+        ("#merge 7", ANA, [(Refusal.MERGE_ITSELF, {})]),
         ("#merge INFO#8", ANA, []),
     ],
 )
-def test_refused(text: str, agent: AgentConfig | None, reasons: list[str]) -> None:
+def test_refused(
+    text: str, agent: AgentConfig | None, reasons: list[tuple[Refusal, dict[str, object]]]
+) -> None:
     commands = parse_commands(text).commands
     found = refused(commands, agent, DIRECTORY, categories={"becas"}, ticket=7)
-    assert [e.reason for e in found] == reasons
+    assert [(e.code, e.values) for e in found] == reasons
 
 
 TRUSTED = {"mx.uni.example"}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agents.test_refusals import ENGLISH, SPANISH, commands, words
 from tests.support.daemon import Maildesk
 from tests.support.messages import parse_mail, text_of, to_of
 
@@ -201,7 +202,7 @@ def test_requester_agent_and_back_through_the_daemon(desk: Maildesk) -> None:
     )
     [error] = outbox.new(1, settle=1.0)
     assert to_of(error) == ["berta@uni.example"]
-    assert "unknown command #frobnicate" in text_of(error)
+    assert "#frobnicate no es un comando." in text_of(error)
     assert desk.json("show", "1")["state"] == "open"
 
     # The corrected commands, sent as an answer to the error mail, are applied.
@@ -289,8 +290,43 @@ def test_the_cli_does_what_the_mail_commands_do(desk: Maildesk, tmp_path: Path) 
 
     refused = desk.cli("assign", "1", "nadie", check=False)
     assert refused.returncode == 1
-    assert "no agent or group is called 'nadie'" in refused.stderr
+    assert "No agent or group is called 'nadie'" in refused.stderr
     bad = desk.cli("assign", "1", "x\n#cancel", check=False)
     assert bad.returncode == 1
     missing = desk.cli("close", "99", check=False)
     assert (missing.returncode, missing.stderr.strip()) == (1, "maildesk: no ticket 99")
+
+
+def test_a_refusal_is_worded_in_the_agents_language(tmp_path: Path) -> None:
+    """#cancelar by an agent who is not a coordinator: the refusal, all in Spanish; the
+    same from an English-speaking agent, all in English."""
+    dana = '\n[[agents]]\nname = "Dana"\naddresses = ["dana@uni.example"]\nlanguage = "en"\n'
+    desk = start(tmp_path / "desk", dana)
+    try:
+        outbox = Outbox(desk)
+        desk.send(request())
+        notification = one(outbox.new(2), lambda m: to_of(m) == ["berta@uni.example"])
+        desk.send(answer(notification, "#cancelar\n\nNo procede.", message_id="<b1@uni.example>"))
+        refusal = one(outbox.new(1), lambda m: to_of(m) == ["berta@uni.example"])
+        body = text_of(refusal).split("Comandos:")[0]  # the reasons, before the command list
+        assert "Solo los coordinadores pueden #cancelar una solicitud." in body
+        assert not words(body) & (ENGLISH - SPANISH), body
+        assert "#cancel " not in body
+
+        desk.send(
+            answer(
+                notification,
+                "#cancel\n\nNot for us.",
+                sender="Dana <dana@uni.example>",
+                message_id="<d1@uni.example>",
+            )
+        )
+        refusal = one(outbox.new(1), lambda m: to_of(m) == ["dana@uni.example"])
+        body = text_of(refusal).split("Commands:")[0]
+        assert "Only coordinators may #cancel a ticket." in body
+        assert not words(body) & (SPANISH - ENGLISH), body
+        assert not commands(body) & {"cancelar", "nota", "cerrar"}
+        assert "cancelled" not in desk.cli("show", "1").stdout
+    finally:
+        code = desk.stop()
+        assert code == 0, f"daemon exited with {code}\n{desk.log()}"

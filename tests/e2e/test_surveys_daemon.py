@@ -3,6 +3,7 @@ folder out, the survey pages over real HTTP (urllib, and headless Chromium)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -263,3 +264,83 @@ def test_the_survey_page_in_headless_chromium(desk: Maildesk, tmp_path: Path) ->
     assert '<textarea id="comment"' in dom
     assert "<script" not in dom  # works without JavaScript
     assert survey_row(desk)["answers"] == 0
+
+
+def reply_to(survey: EmailMessage, message_id: str, body: str) -> EmailMessage:
+    """Ana's reply to the survey from a phone client: her words over the quoted survey."""
+    reply = EmailMessage()
+    reply["From"] = f"Ana Pérez <{ANA}>"
+    reply["To"] = "info@uni.example"
+    reply["Subject"] = f"RE: {survey['Subject']}"
+    reply["Message-ID"] = message_id
+    reply["In-Reply-To"] = survey["Message-ID"]
+    reply["References"] = survey["Message-ID"]
+    quoted = "\n".join(f"> {line}".rstrip() for line in text_of(survey).splitlines())
+    reply.set_content(
+        f"{body}\n\nEl vie, 20 nov 2026 a las 10:05, Universidad de Prueba"
+        f" (<info@uni.example>) escribió:\n\n{quoted}\n"
+    )
+    return reply
+
+
+def test_a_plain_no_between_a_greeting_and_a_signature_is_a_survey_answer(
+    desk: Maildesk,
+) -> None:
+    outbox = Outbox(desk)
+    survey = closed_with_survey(desk, outbox)
+    desk.send(
+        reply_to(
+            survey,
+            "<ana-no@alumnos.example>",
+            "Hola,\n\nNo, no está resuelto.\n\nSaludos,\nAna Pérez",
+        )
+    )
+    notice = one(outbox.new(1), lambda m: to_of(m) == [BERTA])
+    assert "respondió que NO se" in text_of(notice)  # the survey's notice, not a follow-up
+    row = survey_row(desk)
+    assert (row["solved"], row["score"], row["comment"], row["answered_via"]) == (
+        0,
+        None,
+        "",
+        "mail",
+    )
+    assert state(desk) == "reopened"
+    [message] = db(desk, "SELECT kind FROM messages WHERE message_id = 'ana-no@alumnos.example'")
+    assert message["kind"] == "survey"
+
+    # A new question in reply to the same survey is not an answer: a follow-up, as before.
+    desk.send(
+        reply_to(survey, "<ana-q@alumnos.example>", "Hola, ¿podrían enviarme también el título?")
+    )
+    notice = one(outbox.new(1), lambda m: to_of(m) == [BERTA])
+    assert "podrían enviarme también el título" in text_of(notice)
+    assert "respondió que NO se" not in text_of(notice)
+    assert survey_row(desk)["answers"] == 1
+    [message] = db(desk, "SELECT kind FROM messages WHERE message_id = 'ana-q@alumnos.example'")
+    assert message["kind"] != "survey"
+
+
+def test_the_monthly_report_counts_a_not_solved_answer_and_its_reopening(
+    desk: Maildesk, tmp_path: Path
+) -> None:
+    outbox = Outbox(desk)
+    survey = closed_with_survey(desk, outbox)
+    desk.send(reply_to(survey, "<ana-no2@alumnos.example>", "No se ha resuelto."))
+    one(outbox.new(1), lambda m: to_of(m) == [BERTA])
+    assert state(desk) == "reopened"
+    [sent] = db(desk, "SELECT sent_at FROM surveys")
+    month = str(sent["sent_at"])[:7]  # the month it all happened in (UTC, like the desk)
+
+    found = json.loads(desk.cli("report", "--month", month, "--format", "json").stdout)
+    [total] = [line for line in found["lines"] if line["scope"] == "total"]
+    assert total["reopened"] == 1  # by the survey answer
+    assert (total["surveys_sent"], total["surveys_answered"]) == (1, 1)
+    assert total["survey_response_rate"] == 1.0  # a "not solved" without a score answers
+    assert total["satisfaction"] is None  # no score: no satisfaction figure
+
+    page = tmp_path / "report.html"
+    desk.cli("report", "--month", month, "--format", "html", "--output", str(page))
+    html = page.read_text(encoding="utf-8")
+    chart = html[html.index('id="chart-satisfaction"') :].split("</svg>")[0]
+    assert "sin datos" in chart
+    assert "%" not in chart.split(">", 1)[1]  # no "0 %" drawn for the queue

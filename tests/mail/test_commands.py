@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import maildesk.mail.commands as commands_module
+from maildesk.agents.actions import explain
 from maildesk.mail.commands import (
     AssignArgs,
     CategoryArgs,
@@ -24,6 +25,7 @@ from maildesk.mail.commands import (
     PriorityArgs,
     parse_commands,
 )
+from maildesk.templates import Templates
 
 N = CommandName
 
@@ -84,6 +86,7 @@ def test_valid_command(line: str, name: CommandName, args: CommandArgs) -> None:
     assert parsed.body == "Reply text.\n"
 
 
+ENGLISH = Templates(None, "en")
 INVALID: list[tuple[str, str]] = [
     ("#close now", "takes no argument"),
     ("#note internal", "takes no argument"),
@@ -140,7 +143,7 @@ def test_invalid_command(line: str, reason: str) -> None:
     assert parsed.commands == ()
     assert len(parsed.errors) == 1
     error = parsed.errors[0]
-    assert reason in error.reason
+    assert reason in explain(ENGLISH, error, "en").lower()
     assert error.line
     assert all(unicodedata.category(c)[0] != "C" for c in error.line)
     assert len(error.line) <= 200

@@ -414,7 +414,13 @@ def test_csv_json_and_table(tmp_path: Path) -> None:
 def test_nps_on_a_ten_point_scale() -> None:
     # 10 answers: 9, 10, 10 promoters; 7, 8 passive; 0, 3, 5, 6, 6 detractors -> (3 - 5) / 10
     tally = reports.Tally(
-        surveys_sent=12, surveys_answered=10, score_sum=64, satisfied=5, promoters=3, detractors=5
+        surveys_sent=12,
+        surveys_answered=10,
+        surveys_scored=10,
+        score_sum=64,
+        satisfied=5,
+        promoters=3,
+        detractors=5,
     )
     line = reports.Line("total", "", tally)
     report = reports.Report("2026-10", None, (line,), (), True, 10, 7)

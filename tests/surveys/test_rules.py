@@ -1,4 +1,4 @@
-"""Survey tokens and answers: pure functions, tables of cases."""
+"""Survey tokens and which survey a mail answers: pure functions, tables of cases."""
 
 from __future__ import annotations
 
@@ -8,22 +8,11 @@ import pytest
 
 from maildesk.config.surveys import SurveysConfig
 from maildesk.mail.thread import sign_message_id
-from maildesk.surveys.rules import (
-    Answer,
-    Token,
-    parse_reply,
-    parse_score,
-    parse_yes_no,
-    sign_token,
-    survey_replied,
-    verify_token,
-)
+from maildesk.surveys.rules import Token, sign_token, survey_replied, verify_token
 
 SECRET = b"survey-unit-secret-0123456789"
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=30)
-FIVE = range(1, 6)
-TEN = range(0, 11)
 
 
 def test_a_token_verifies_until_it_expires() -> None:
@@ -72,74 +61,6 @@ def test_a_token_is_not_a_message_id_signature() -> None:
     mac = message_id.split("@")[0].split(".")[-1]
     assert verify_token(SECRET, f"42.{int(LATER.timestamp())}.0123abcd.{mac}", NOW) != Token(
         42, LATER, "0123abcd"
-    )
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("sí", True),
-        ("Si", True),
-        ("SÍ.", True),
-        ("yes!", True),
-        ("Resuelto", True),
-        ("no", False),
-        ("No.", False),
-        ("no se resolvió", False),
-        ("No se resolvio", False),
-        ("not solved", False),
-        ("gracias", None),
-        ("", None),
-        ("no sé", None),
-    ],
-)
-def test_yes_and_no(text: str, expected: bool | None) -> None:
-    assert parse_yes_no(text) is expected
-
-
-@pytest.mark.parametrize(
-    ("lines", "scores", "expected"),
-    [
-        (["5"], FIVE, Answer(score=5)),
-        (["", "  4  ", "bien"], FIVE, Answer(score=4, comment="bien")),
-        (["5/5"], FIVE, Answer(score=5)),
-        (["4 de 5"], FIVE, Answer(score=4)),
-        (["3 - regular"], FIVE, Answer(score=3)),
-        (["10"], TEN, Answer(score=10)),
-        (["0"], TEN, Answer(score=0)),
-        (["0"], FIVE, None),
-        (["9"], FIVE, None),
-        (["sí"], FIVE, Answer(solved=True)),
-        (
-            ["no se resolvió", "sigo sin certificado"],
-            FIVE,
-            Answer(False, None, "sigo sin certificado"),
-        ),
-        (["Sí, 5"], FIVE, Answer(solved=True, score=5)),
-        (["no, 2"], FIVE, Answer(solved=False, score=2)),
-        (["Gracias por todo"], FIVE, None),
-        (["2026 fue un buen año"], FIVE, None),
-        ([], FIVE, None),
-        (["", ""], FIVE, None),
-    ],
-)
-def test_a_reply_by_mail(lines: list[str], scores: range, expected: Answer | None) -> None:
-    assert parse_reply(lines, scores) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("4", 4), ("1", 1), ("0", None), ("6", None), ("x", None), ("", None), ("-1", None)],
-)
-def test_a_score_from_the_form(text: str, expected: int | None) -> None:
-    assert parse_score(text, FIVE) == expected
-
-
-def test_a_second_answer_keeps_what_it_leaves_out() -> None:
-    first = Answer(solved=False, score=2, comment="falta el sello")
-    assert Answer(score=4).merged(first) == Answer(False, 4, "falta el sello", None)
-    assert Answer(solved=True, recommend=True).merged(first) == Answer(
-        True, 2, "falta el sello", True
     )
 
 

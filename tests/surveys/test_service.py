@@ -21,7 +21,7 @@ from maildesk.privacy import purge as privacy
 from maildesk.sla.sweeps import Sweeps
 from maildesk.store import tickets
 from maildesk.store.store import Store
-from maildesk.surveys.rules import Answer
+from maildesk.surveys.replies import Answer
 from tests.agents.test_actions import agent_reply, build, mails, smtp
 from tests.support.desk import build_pipeline
 from tests.support.messages import text_of, to_of
