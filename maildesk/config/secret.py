@@ -84,18 +84,19 @@ def credential_name(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def credential_source(path: Path, etc: Path = Path("/etc")) -> Path | None:
+def credential_source(path: Path, root: Path = Path("/")) -> Path | None:
     """The file a unit's ``LoadCredential=NAME:SOURCE`` hands to the service as ``path``.
 
     Outside the service /run/credentials/UNIT/ does not exist, so ``maildesk check``
     reads the credential where systemd will read it from: the unit in /etc/systemd/system
-    and its drop-ins (a later line wins, as in systemd).
+    and its drop-ins (a later line wins, as in systemd). ``root`` prefixes both the unit
+    and the file it names (an installation under ``install-service --root``).
     """
     credential = credential_name(path)
     if credential is None:
         return None
     unit, name = credential
-    folder = etc / "systemd" / "system"
+    folder = root / "etc" / "systemd" / "system"
     files = [folder / unit, *sorted((folder / f"{unit}.d").glob("*.conf"))]
     source = None
     for file in files:
@@ -106,11 +107,11 @@ def credential_source(path: Path, etc: Path = Path("/etc")) -> Path | None:
         for line in lines:
             key, _, value = line.strip().partition("=")
             if key.strip() == "LoadCredential" and value.partition(":")[0].strip() == name:
-                source = Path(value.partition(":")[2].strip())
+                source = root / value.partition(":")[2].strip().lstrip("/")
     return source
 
 
-def check_secret(env: str, path: Path, setting: str, etc: Path = Path("/etc")) -> list[str]:
+def check_secret(env: str, path: Path, setting: str, root: Path = Path("/")) -> list[str]:
     """What keeps the daemon from reading (or making) this secret at start; [] when fine."""
     if (env and os.environ.get(env)) or path.exists():
         try:
@@ -119,7 +120,7 @@ def check_secret(env: str, path: Path, setting: str, etc: Path = Path("/etc")) -
             return exc.problems
         return []
     if credential_name(path) is not None:
-        return _check_credential(path, setting, etc)
+        return _check_credential(path, setting, root)
     folder = path.parent
     if os.access(folder, os.W_OK):
         return []  # made at the first start
@@ -130,8 +131,8 @@ def check_secret(env: str, path: Path, setting: str, etc: Path = Path("/etc")) -
     ]
 
 
-def _check_credential(path: Path, setting: str, etc: Path) -> list[str]:
-    source = credential_source(path, etc)
+def _check_credential(path: Path, setting: str, root: Path) -> list[str]:
+    source = credential_source(path, root)
     if source is None:
         return [f"key '{setting}': {path} is missing and cannot be created; {_advice(path)}"]
     try:

@@ -30,8 +30,8 @@ def test_credential_name(path: str, expected: tuple[str, str] | None) -> None:
     assert credential_name(Path(path)) == expected
 
 
-def _unit(etc: Path, text: str, dropin: str = "") -> None:
-    folder = etc / "systemd" / "system"
+def _unit(root: Path, text: str, dropin: str = "") -> None:
+    folder = root / "etc" / "systemd" / "system"
     folder.mkdir(parents=True)
     (folder / "maildesk.service").write_text(text, encoding="utf-8")
     if dropin:
@@ -46,8 +46,8 @@ def test_the_credential_is_found_in_the_unit_and_a_drop_in_wins(tmp_path: Path) 
         "LoadCredential=seal-key:/etc/b\n",
         "[Service]\nLoadCredential=secret:/etc/c\n",
     )
-    assert credential_source(CREDENTIAL, tmp_path) == Path("/etc/c")
-    assert credential_source(CREDENTIAL.with_name("seal-key"), tmp_path) == Path("/etc/b")
+    assert credential_source(CREDENTIAL, tmp_path) == tmp_path / "etc/c"
+    assert credential_source(CREDENTIAL.with_name("seal-key"), tmp_path) == tmp_path / "etc/b"
     assert credential_source(CREDENTIAL.with_name("smtp"), tmp_path) is None
 
 
@@ -55,7 +55,7 @@ def test_check_reads_a_credential_where_systemd_will(tmp_path: Path) -> None:
     source = tmp_path / "credentials" / "secret"
     source.parent.mkdir()
     source.write_text("s" * 40 + "\n", encoding="utf-8")
-    _unit(tmp_path, f"[Service]\nLoadCredential=secret:{source}\n")
+    _unit(tmp_path, "[Service]\nLoadCredential=secret:/credentials/secret\n")
     assert check_secret("", CREDENTIAL, "maildesk.secret_file", tmp_path) == []
     source.write_text("short", encoding="utf-8")
     assert check_secret("", CREDENTIAL, "maildesk.secret_file", tmp_path) == [
