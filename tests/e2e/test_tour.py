@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +21,7 @@ def test_the_tour_prints_what_the_readme_says(tmp_path: Path) -> None:
     desk.start()
     try:
         desk.send(mail("Ana Pérez <ana@example.com>", "info@uni.example", "Certificado de notas"))
-        desk.outbox_files(1)
+        [ack_file] = desk.outbox_files(1)
         listing = desk.cli("tickets").stdout
         shown = desk.cli("show", "1").stdout
         shown_json = desk.json("show", "1")
@@ -26,6 +29,15 @@ def test_the_tour_prints_what_the_readme_says(tmp_path: Path) -> None:
         report = desk.cli("report").stdout
     finally:
         assert desk.stop() == 0, desk.log()
+    # The acknowledgement: a readable time zone, and who controls the data.
+    ack = email.message_from_bytes(ack_file.read_bytes(), policy=email.policy.default)
+    assert isinstance(ack, email.message.EmailMessage)
+    body = ack.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "(hora de Santo Domingo, UTC-4)" in text
+    assert "America/Santo_Domingo" not in text
+    assert "Responsable del tratamiento: Universidad de Prueba." in text
     # The README's comment after `maildesk tickets`, spaces aside, is the listing's line.
     promised = re.search(r"maildesk tickets\s+# (.+)", README.read_text(encoding="utf-8"))
     assert promised is not None
