@@ -17,10 +17,23 @@ from maildesk.desk import Desk
 from maildesk.ingest.pipeline import Pipeline
 from maildesk.store.store import Store
 from tests.servers import Dovecot, SmtpSink
+from tests.support import corpus
 from tests.support.desk import build_desk
 
 # A Friday afternoon inside working hours, unless a module says otherwise with START.
 _START = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``corpus`` test without the corpus: not run, with the reason; under CI, a failure."""
+    if item.get_closest_marker("corpus") is None:
+        return
+    reason = corpus.missing_reason()
+    if reason is None:
+        return
+    if corpus.in_ci():
+        pytest.fail(f"{reason}; CI=true needs it", pytrace=False)
+    pytest.skip(f"not run: {reason}")
 
 
 @pytest.fixture

@@ -33,6 +33,9 @@ def context(**overrides: Any) -> dict[str, Any]:
         "schedule": schedule_rows(DEFAULT_HOURS),
         "response_hours": 24,
         "timezone": "America/Santo_Domingo",
+        "timezone_place": "Santo Domingo",
+        "timezone_offset": "UTC-4",
+        "controller": "Fundación Prueba, privacidad@uni.example",
         "anonymous": False,
     }
     values.update(overrides)
@@ -48,8 +51,9 @@ def context(**overrides: Any) -> dict[str, Any]:
                 "Estimado/a Ana Pérez & Hijos:",
                 "número INFO#42",
                 "lunes a viernes: 08:00–20:00",
-                "24 horas hábiles",
+                "24 horas hábiles (hora de Santo Domingo, UTC-4)",
                 "Aviso de privacidad",
+                "Responsable del tratamiento: Fundación Prueba, privacidad@uni",
                 "Universidad de Prueba",
             ],
         ),
@@ -59,8 +63,9 @@ def context(**overrides: Any) -> dict[str, Any]:
                 "Dear Ana Pérez & Hijos,",
                 "number INFO#42",
                 "Monday to Friday: 08:00–20:00",
-                "24 working hours",
+                "24 working hours (Santo Domingo time, UTC-4)",
                 "Privacy notice",
+                "Data controller: Fundación Prueba, privacidad@uni.example.",
                 "Universidad de Prueba",
             ],
         ),
@@ -72,6 +77,7 @@ def test_the_acknowledgement_carries_number_name_policy_and_privacy(
     text = Templates(None, "es").render("ack.txt.j2", language, context())
     for fragment in expected:
         assert fragment in text
+    assert "America/Santo_Domingo" not in text  # the raw IANA name is not for requesters
 
 
 def test_no_name_gets_a_courteous_generic_greeting() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from maildesk.cli._common import (
 from maildesk.config import Config, ImapConfig
 from maildesk.config import sla as slaconfig
 from maildesk.config.example import example_config
-from maildesk.config.secret import load_seal_key, load_secret, write_secret_file
+from maildesk.config.secret import check_secret, write_secret_file
 from maildesk.errors import ConfigError, MaildeskError, PermanentError, TransientError
 from maildesk.service import logs
 from maildesk.templates import Templates
@@ -43,7 +44,9 @@ def run(obj: Context) -> None:
         try:
             daemon = Daemon(config)
         except OSError as exc:
-            raise MaildeskError(f"cannot open {config.database}: {exc.strerror or exc}") from exc
+            raise MaildeskError(_start_failure(config, exc)) from exc
+        except sqlite3.OperationalError as exc:  # sqlite names no file: it is the database
+            raise MaildeskError(_start_failure(config, OSError(0, str(exc)))) from exc
         try:
             asyncio.run(daemon.run())
         except OSError as exc:  # typically: the listener's address is in use
@@ -51,6 +54,21 @@ def run(obj: Context) -> None:
                 f"cannot listen on {config.listener.host}:{config.listener.port}:"
                 f" {exc.strerror or exc}"
             ) from exc
+
+
+def _start_failure(config: Config, exc: OSError) -> str:
+    """Which file stopped the start, and what to do: the database is one of several."""
+    failed = Path(exc.filename) if exc.filename else None
+    why = exc.strerror or str(exc)
+    if failed is None or failed in (config.database, Path(f"{config.database}-wal")):
+        return (
+            f"cannot open the database {config.database}: {why}; its folder must exist and be"
+            " writable by the user that runs maildesk (key 'maildesk.database')"
+        )
+    return (
+        f"cannot start: {failed}: {why}; make it readable by the user that runs maildesk"
+        " (`maildesk check` names the setting that points at it)"
+    )
 
 
 @click.command()
@@ -88,11 +106,7 @@ def check(obj: Context) -> None:
         problems = Templates(config.templates_dir, config.language).check(
             templates_used(config), [q.language for q in config.queues]
         )
-        try:
-            load_secret(config, create=False)
-        except ConfigError as exc:
-            if config.secret_file.exists() or not config.path:
-                problems += exc.problems
+        problems += check_secret(config.secret_env, config.secret_file, "maildesk.secret_file")
         problems += _anonymity_problems(config)
         if (
             config.outgoing.transport == "smtp"
@@ -139,11 +153,8 @@ def _anonymity_problems(config: Config) -> list[str]:
             f"key 'queues.anonymous': queue(s) {', '.join(anonymous)} can only be answered"
             ' through the relay: set [outgoing] transport = "smtp"'
         )
-    try:
-        load_seal_key(config, create=False)
-    except ConfigError as exc:  # a missing file is made at start; an unreadable one is not
-        if config.privacy.seal_key_file.exists():
-            problems += exc.problems
+    privacy = config.privacy
+    problems += check_secret(privacy.seal_key_env, privacy.seal_key_file, "privacy.seal_key_file")
     return problems
 
 

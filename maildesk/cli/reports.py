@@ -70,6 +70,7 @@ def report(
     with exit_on_error():
         config = obj.config()
         calendar = working_calendar(config)
+        defaulted = month is None
         if month is None:
             month = previous_month(SystemClock().now().astimezone(calendar.zone).date())
         elif not _MONTH.match(month):
@@ -85,6 +86,10 @@ def report(
             text = {"table": reports.to_table, "csv": reports.to_csv, "json": reports.to_json}[fmt](
                 found
             )
+        if defaulted and output is None and fmt == "table":
+            # The default is last month, which surprises right after a first mail.
+            first, _, rest = text.partition("\n")
+            text = f"{first} (last month; --month YYYY-MM for another)\n{rest}"
         if output is None:
             click.echo(text, nl=not text.endswith("\n"))
         else:

@@ -67,6 +67,9 @@ def sla(obj: Context, queue: str | None, everything: bool, limit: int, as_json: 
         if as_json:
             emit(rows)
             return
+        if not rows:
+            click.echo("no open commitment" if everything else "nothing at risk or breached")
+            return
         click.echo(f"times in {config.timezone}; time left and overdue in working hours")
         for row in rows:
             left = row["working_hours_left"] * _HOUR

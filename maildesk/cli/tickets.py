@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -47,12 +49,21 @@ def tickets(obj: Context, state: str | None, queue: str | None, limit: int, as_j
             )
 
 
+def local_time(stored: str, zone: ZoneInfo) -> str:
+    """A stored UTC time as people read it: the calendar's zone, to the minute.
+
+    >>> local_time("2026-11-20T14:05:09.123456+00:00", ZoneInfo("America/Santo_Domingo"))
+    '2026-11-20 10:05 AST'
+    """
+    return datetime.fromisoformat(stored).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
 @click.command()
 @click.argument("number", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def show(obj: Context, number: int, as_json: bool) -> None:
-    """Show one ticket with its messages."""
+    """Show one ticket with its messages, times in the calendar's time zone (--json: UTC)."""
     with exit_on_error():
         config = obj.config()
         with readonly(config) as conn:
@@ -62,10 +73,12 @@ def show(obj: Context, number: int, as_json: bool) -> None:
         if as_json:
             emit(ticket)
             return
+        zone = ZoneInfo(config.timezone)
         click.echo(f"{ticket['ref']}  {ticket['subject']}")
         click.echo(
             f"state {ticket['state']}, queue {ticket['queue']}, requester "
-            f"{ticket['requester_name']} <{ticket['requester']}>, opened {ticket['created_at']}"
+            f"{ticket['requester_name']} <{ticket['requester']}>,"
+            f" opened {local_time(ticket['created_at'], zone)}"
         )
         click.echo(
             f"assigned to {ticket['assignee'] or '-'} (group {ticket['group_name'] or '-'}),"
@@ -75,7 +88,8 @@ def show(obj: Context, number: int, as_json: bool) -> None:
         for message in ticket["messages"]:
             arrow = "<-" if message["direction"] == "in" else "->"
             click.echo(
-                f"\n{arrow} {message['received_at']}  {message['from_addr']}  [{message['kind']}]"
+                f"\n{arrow} {local_time(message['received_at'], zone)}  {message['from_addr']}"
+                f"  [{message['kind']}]"
             )
             click.echo(f"   {message['subject']}")
             for attachment in message["attachments"]:

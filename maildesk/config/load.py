@@ -112,6 +112,19 @@ class _Checker:
                 return number + 1
         return start + 1
 
+    def _top_line(self, name: str) -> int | None:
+        """The first line that opens ``name``: ``[name]``, ``[[name]]``, ``[name.x]``, or a
+        key ``name = …`` above every table."""
+        quoted = re.escape(name)
+        header = re.compile(rf"^\s*\[\[?\s*(?:{quoted}|\"{quoted}\")\s*[\].]")
+        key = re.compile(rf"^\s*(?:{quoted}|\"{quoted}\")\s*[=.]")
+        in_table = False
+        for number, line in enumerate(self.lines):
+            if header.match(line) or (not in_table and key.match(line)):
+                return number + 1
+            in_table = in_table or line.lstrip().startswith("[")
+        return None
+
     def table(
         self, data: Mapping[str, Any], sect: Section, index: int | None = None
     ) -> dict[str, Any]:
@@ -161,8 +174,10 @@ class _Checker:
         known = {s.name for s in SECTIONS}
         for name in data:
             if name not in known:
+                line = self._top_line(name)
+                prefix = f"{self.label}:{line}" if line else self.label
                 self.problems.append(
-                    f"{self.label}: unknown table '{name}' (known: {', '.join(sorted(known))})"
+                    f"{prefix}: unknown table '{name}' (known: {', '.join(sorted(known))})"
                 )
         scalars = {}
         for sect in SECTIONS:

@@ -90,6 +90,7 @@ class HttpConfig:
 @dataclass(frozen=True)
 class PrivacyConfig:
     retention_days: int = 365
+    controller: str = ""  # empty: [maildesk] organization
     seal_key_file: Path = Path("maildesk.seal.key")
     seal_key_env: str = "MAILDESK_SEAL_KEY"
 

@@ -44,16 +44,107 @@ def read_secret(env: str, path: Path, setting: str, *, create: bool) -> bytes:
     if not value:
         where = str(path)
         if not path.exists() and create:
-            write_secret_file(path)
+            try:
+                write_secret_file(path)
+            except OSError as exc:
+                raise ConfigError(
+                    [
+                        f"key '{setting}': {path} is missing and cannot be created:"
+                        f" {exc.strerror or exc}; {_advice(path)}"
+                    ]
+                ) from exc
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(
-                [f"key '{setting}': cannot read {path}: {exc.strerror or exc}"]
+                [f"key '{setting}': cannot read {path}: {exc.strerror or exc}; {_advice(path)}"]
             ) from exc
     if len(value) < _MIN_LENGTH:
         raise ConfigError([f"the secret in {where} is shorter than {_MIN_LENGTH} characters"])
     return value.encode("utf-8")
+
+
+def _advice(path: Path) -> str:
+    if credential_name(path) is not None:
+        return (
+            "systemd provides it to the service only: give the unit a LoadCredential= line"
+            f" for {path.name} (maildesk install-service writes the unit and the credential)"
+        )
+    return (
+        "write it (at least 16 characters), readable by the user that runs maildesk,"
+        " or point the setting at a file that is"
+    )
+
+
+def credential_name(path: Path) -> tuple[str, str] | None:
+    """(unit, name) when ``path`` is a systemd credential, /run/credentials/UNIT/NAME."""
+    parts = path.parts
+    if len(parts) == 5 and parts[:3] == ("/", "run", "credentials"):
+        return parts[3], parts[4]
+    return None
+
+
+def credential_source(path: Path, root: Path = Path("/")) -> Path | None:
+    """The file a unit's ``LoadCredential=NAME:SOURCE`` hands to the service as ``path``.
+
+    Outside the service /run/credentials/UNIT/ does not exist, so ``maildesk check``
+    reads the credential where systemd will read it from: the unit in /etc/systemd/system
+    and its drop-ins (a later line wins, as in systemd). ``root`` prefixes both the unit
+    and the file it names (an installation under ``install-service --root``).
+    """
+    credential = credential_name(path)
+    if credential is None:
+        return None
+    unit, name = credential
+    folder = root / "etc" / "systemd" / "system"
+    files = [folder / unit, *sorted((folder / f"{unit}.d").glob("*.conf"))]
+    source = None
+    for file in files:
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, _, value = line.strip().partition("=")
+            if key.strip() == "LoadCredential" and value.partition(":")[0].strip() == name:
+                source = root / value.partition(":")[2].strip().lstrip("/")
+    return source
+
+
+def check_secret(env: str, path: Path, setting: str, root: Path = Path("/")) -> list[str]:
+    """What keeps the daemon from reading (or making) this secret at start; [] when fine."""
+    if (env and os.environ.get(env)) or path.exists():
+        try:
+            read_secret(env, path, setting, create=False)
+        except ConfigError as exc:
+            return exc.problems
+        return []
+    if credential_name(path) is not None:
+        return _check_credential(path, setting, root)
+    folder = path.parent
+    if os.access(folder, os.W_OK):
+        return []  # made at the first start
+    why = "is not writable" if folder.is_dir() else "does not exist"
+    return [
+        f"key '{setting}': {path} is missing and cannot be created at start: its"
+        f" folder {folder} {why}; {_advice(path)}"
+    ]
+
+
+def _check_credential(path: Path, setting: str, root: Path) -> list[str]:
+    source = credential_source(path, root)
+    if source is None:
+        return [f"key '{setting}': {path} is missing and cannot be created; {_advice(path)}"]
+    try:
+        value = source.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        return [
+            f"key '{setting}': cannot read {source}, which systemd hands to the service as"
+            f" {path}: {exc.strerror or exc} (systemd reads it as root: check as root too)"
+        ]
+    if len(value) < _MIN_LENGTH:
+        return [f"the secret in {source} is shorter than {_MIN_LENGTH} characters"]
+    return []
 
 
 def write_secret_file(path: os.PathLike[str]) -> None:

@@ -541,6 +541,13 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 maximum=36500,
             ),
             Setting(
+                "controller",
+                "",
+                "The data controller named in the privacy notice: who answers for the personal"
+                " data (a legal name, and where to write about it); empty: [maildesk]"
+                " organization.",
+            ),
+            Setting(
                 "seal_key_file",
                 "maildesk.seal.key",
                 "File with the key that seals the addresses of anonymous queues (created with"

@@ -8,14 +8,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from maildesk.config import Config, QueueConfig
 from maildesk.mail.compose import Outgoing, compose
 from maildesk.mail.parsed import Address, Attachment
 from maildesk.mail.thread import format_tag, sign_message_id
-from maildesk.sla.hours import schedule_rows
+from maildesk.sla.hours import schedule_rows, utc_offset, zone_place
 from maildesk.store.store import NewMessage, OutgoingMail, Store
 from maildesk.templates import Templates
 
@@ -68,7 +69,9 @@ class Mailer:
             "organization": self.config.organization,
             "schedule": schedule_rows(self.config.calendar.hours),
             "response_hours": self.config.calendar.first_response_hours,
-            "timezone": self.config.timezone,
+            "timezone": self.config.timezone,  # the IANA name, for site templates
+            "timezone_place": zone_place(self.config.timezone),
+            "controller": self.config.privacy.controller or self.config.organization,
             "anonymous": queue.anonymous,
         }
 
@@ -77,7 +80,12 @@ class Mailer:
         domain = mail.from_address.rpartition("@")[2] or "localhost"
         sign = SIGN_KIND.get(mail.kind, "o")
         message_id = sign_message_id(self.secret, mail.ticket, sign, secrets.token_hex(6), domain)
-        context = {**self.base_context(mail.queue, mail.ticket), **mail.context}
+        offset = now.astimezone(ZoneInfo(self.config.timezone)).utcoffset() or timedelta(0)
+        context = {
+            **self.base_context(mail.queue, mail.ticket),
+            "timezone_offset": utc_offset(offset),  # as of sending: it moves with DST
+            **mail.context,
+        }
         body = self.templates.render(mail.template, mail.language, context)
         raw = compose(
             Outgoing(

@@ -309,9 +309,17 @@ def _cell(value: Any) -> str:
     return str(value) or "(none)"
 
 
+def is_empty(report: Report) -> bool:
+    """Nothing happened in the month: no mail in or out, no ticket opened, closed or
+    escalated (say, the month before the first mail)."""
+    return all(line.opened == 0 and not any(vars(line.tally).values()) for line in report.lines)
+
+
 def to_table(report: Report) -> str:
     """One block per line: figure names on the left, values on the right."""
     out = [f"maildesk report {report.month}" + (f" (queue {report.queue})" if report.queue else "")]
+    if is_empty(report):
+        out.append(f"nothing in {report.month}: no mail in or out, no ticket opened or closed")
     for values in rows(report):
         name = values["name"] or "(unassigned)"
         title = "all queues" if values["scope"] == "total" else f"{values['scope']} {name}"

@@ -17,17 +17,17 @@ from maildesk.clock import FakeClock
 from maildesk.config import parse
 from maildesk.ingest.envelope import Duplicate, Envelope, Quarantined, Stored
 from maildesk.store.store import Store
+from tests.support.corpus import CORPUS
 from tests.support.desk import build_pipeline
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+pytestmark = pytest.mark.corpus
+
 COLUMNS = ("open", "append", "record", "duplicate", "quarantined", "answered")
 MACHINE = {"bounce", "autoreply"}
 
 
 def corpus_index() -> list[tuple[str, str]]:
     index = CORPUS / "index.tsv"
-    if not index.is_file():
-        pytest.fail(f"the shared corpus is missing: {index}", pytrace=False)
     rows = [line.split("\t") for line in index.read_text(encoding="utf-8").splitlines() if line]
     return [(row[0], row[3]) for row in rows]
 

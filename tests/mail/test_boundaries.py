@@ -6,13 +6,11 @@ import email
 import random
 import re
 from email import feedparser
-from pathlib import Path
 
 import pytest
 
 from maildesk.mail import boundaries
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+from tests.support.corpus import CORPUS
 
 
 def _exact(separator: str) -> re.Pattern[str]:
@@ -66,6 +64,7 @@ def _shape(message: email.message.Message) -> list[tuple[str, str | None, str | 
     ] + [(type(d).__name__, None, None, 0) for part in message.walk() for d in part.defects]
 
 
+@pytest.mark.corpus
 def test_real_mail_parses_to_the_same_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     boundaries.install()
     files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".md")

@@ -19,9 +19,9 @@ import maildesk.mail.classify as classify_module
 from maildesk.mail.bounces import bounced_message_ids, bounced_recipients
 from maildesk.mail.classify import Classification, MailKind, classify
 from maildesk.mail.parsed import Address, Attachment, ParsedMail
+from tests.support.corpus import CORPUS
 
 OWN = frozenset({"info@example.edu", "soporte@*"})
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 H = MailKind.HUMAN
 AUTO = MailKind.AUTO_REPLY
@@ -798,6 +798,7 @@ def _verdicts(category: str) -> dict[str, Classification]:
     }
 
 
+@pytest.mark.corpus
 def test_corpus_robots_are_not_human() -> None:
     verdicts = _verdicts("bounce") | _verdicts("autoreply")
     human = sorted(name for name, verdict in verdicts.items() if verdict.kind is H)
@@ -805,6 +806,7 @@ def test_corpus_robots_are_not_human() -> None:
     assert len(human) <= 0.1 * len(verdicts), f"classified HUMAN: {human}"
 
 
+@pytest.mark.corpus
 def test_corpus_plain_mail_is_never_a_bounce() -> None:
     verdicts = _verdicts("plain")
     bounces = sorted(name for name, verdict in verdicts.items() if verdict.kind is BOUNCE)
@@ -812,6 +814,7 @@ def test_corpus_plain_mail_is_never_a_bounce() -> None:
     assert not bounces, f"plain mail classified BOUNCE: {bounces}"
 
 
+@pytest.mark.corpus
 def test_corpus_bounce_readers() -> None:
     """Never raise on real mail, and find what most real bounces report."""
     with_ids = with_recipients = bounces = 0
