@@ -47,6 +47,7 @@ from maildesk.reports.queries import monthly
 from maildesk.service.scheduler import Scheduler
 from maildesk.service.writer import Writer
 from maildesk.sla.sweeps import Sweeps
+from maildesk.store.database import Connection
 from maildesk.store.store import Store, iso
 from maildesk.templates import Templates
 from tests.support.desk import build_pipeline
@@ -140,7 +141,7 @@ def _config(tmp_path: Path) -> Config:
     return parse(CONFIG, path=tmp_path / "config.toml", base_dir=tmp_path)
 
 
-def _insert_surveys(conn: sqlite3.Connection) -> None:
+def _insert_surveys(conn: Connection) -> None:
     """Survey rows, into the surveys table when the schema has one, else into a minimal one."""
     names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
     if not names:
