@@ -1,10 +1,15 @@
 """Shared fixtures: real servers on loopback (see tests/servers/), and the desk as the
 daemon builds it: ``config`` (the test module's ``CONFIG`` text, else the built-in
 defaults), ``clock``, ``store``, ``desk`` and ``pipeline``. A module overrides one by
-defining a fixture of the same name."""
+defining a fixture of the same name.
+
+``store`` is SQLite unless the test is marked ``@pytest.mark.stores("sqlite",
+"postgresql")``: it then runs once per store, on PostgreSQL in a fresh database of a
+private cluster (``postgres``, one per test session) copied from a migrated template."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +21,7 @@ from maildesk.config import Config, parse
 from maildesk.desk import Desk
 from maildesk.ingest.pipeline import Pipeline
 from maildesk.store.store import Store
-from tests.servers import Dovecot, SmtpSink
+from tests.servers import Dovecot, Postgres, SmtpSink
 from tests.support import corpus
 from tests.support.desk import build_desk
 
@@ -47,9 +52,55 @@ def clock(request: pytest.FixtureRequest) -> FakeClock:
     return FakeClock(getattr(request.module, "START", _START))
 
 
+STORE_KINDS = ("sqlite", "postgresql")
+_TEMPLATE = "maildesk_template"  # migrated once per session; each test gets a copy
+_databases = itertools.count(1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("stores")
+    if marker is None or "store_location" not in metafunc.fixturenames:
+        return
+    unknown = set(marker.args) - set(STORE_KINDS)
+    if unknown or not marker.args:
+        raise pytest.UsageError(f"stores(...) takes some of {STORE_KINDS}, not {marker.args}")
+    metafunc.parametrize("store_location", marker.args, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """A started private PostgreSQL cluster with a migrated template database.
+
+    A missing or broken PostgreSQL fails the test with its own words; it never skips.
+    """
+    problem: RuntimeError | None = None
+    try:
+        server = Postgres(tmp_path_factory.mktemp("postgres"))
+        server.start()
+    except RuntimeError as exc:
+        problem = exc
+    if problem is not None:  # outside the except block, so the report is just the reason
+        pytest.fail(f"the test PostgreSQL cannot run: {problem}", pytrace=False)
+    try:
+        Store(server.create_database(_TEMPLATE)).close()  # the schema, by the migrations
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture
-def store(config: Config) -> Iterator[Store]:
-    opened = Store(config.database)
+def store_location(request: pytest.FixtureRequest, config: Config) -> Path | str:
+    """Where ``store`` lives: the config's SQLite file, or a new PostgreSQL database."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        return config.database
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.create_database(f"test_{next(_databases)}", template=_TEMPLATE)
+
+
+@pytest.fixture
+def store(store_location: Path | str) -> Iterator[Store]:
+    opened = Store(store_location)
     yield opened
     opened.close()
 

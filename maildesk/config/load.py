@@ -249,10 +249,14 @@ class _Checker:
         def rel(value: str) -> Path:
             return base_dir / value
 
+        url = _database_url(general["database"])
+
         return Config(
             path=path,
             base_dir=base_dir,
-            database=rel(general["database"]),
+            database=Path(_shown(url)) if url else rel(general["database"]),
+            database_url=url,
+            database_password_env=general["database_password_env"],
             language=general["language"],
             timezone=general["timezone"],
             organization=general["organization"],
@@ -462,3 +466,14 @@ class _Checker:
                     i,
                 )
         return accounts
+
+
+def _database_url(value: str) -> str | None:
+    """``value`` when it names a PostgreSQL database (a libpq URI), else None: a file."""
+    return value if value.startswith(("postgresql://", "postgres://")) else None
+
+
+def _shown(url: str) -> str:
+    """The URL without a password written into it, for messages that name the database
+    (the store's own ``redacted``; config may not import the store)."""
+    return re.sub(r"^(\w+://[^:@/]*):[^@/]*@", r"\1:***@", url)

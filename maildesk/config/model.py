@@ -213,6 +213,13 @@ class Config:
     reports: ReportsConfig = ReportsConfig()
     sla: SlaConfig = field(default_factory=SlaConfig)
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
+    database_url: str | None = None  # PostgreSQL; then ``database`` only names it in messages
+    database_password_env: str = ""
+
+    @property
+    def store_location(self) -> Path | str:
+        """What ``Store`` opens: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url or self.database
 
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)

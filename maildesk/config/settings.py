@@ -42,7 +42,16 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "General settings. Relative paths are relative to this file's folder.",
         (
             Setting(
-                "database", "maildesk.db", "SQLite file holding tickets, raw mail and the outbox."
+                "database",
+                "maildesk.db",
+                "SQLite file holding tickets, raw mail and the outbox; or a PostgreSQL URL,"
+                " postgresql://USER@HOST:PORT/DBNAME, for several daemons sharing one database.",
+            ),
+            Setting(
+                "database_password_env",
+                "",
+                "Environment variable holding the PostgreSQL password; empty: libpq finds it"
+                " ($PGPASSWORD, ~/.pgpass). Never write it into the URL.",
             ),
             Setting("language", "es", "Default language of mail sent to requesters.", ("es", "en")),
             Setting(

@@ -4,16 +4,16 @@ subject access request)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from maildesk.privacy.purge import mentions
 from maildesk.store import queries
+from maildesk.store.database import Connection
 
 
 def export(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tags: dict[str, str],
     address: str,
     folder: Path,
@@ -109,7 +109,7 @@ def _write(folder: Path, kind: str, number: int, raw: bytes) -> str:
     return f"{kind}/{path.name}"
 
 
-def _raw_message(conn: sqlite3.Connection, message: int) -> bytes | None:
+def _raw_message(conn: Connection, message: int) -> bytes | None:
     """The message as it was received, or, for ours, as it was sent."""
     row = conn.execute(
         "SELECT b.data FROM messages m JOIN blobs b ON b.sha256 = m.raw_sha256 WHERE m.id = ?",
@@ -122,5 +122,5 @@ def _raw_message(conn: sqlite3.Connection, message: int) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
-def _raw_quarantined(conn: sqlite3.Connection, item: int) -> bytes:
+def _raw_quarantined(conn: Connection, item: int) -> bytes:
     return queries.quarantined_raw(conn, item) or b""

@@ -11,12 +11,12 @@ text does not linger in the database file's free pages.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
+from maildesk.store.database import Connection
 from maildesk.store.store import Store, iso
 
 ERASED = "erased"  # what an erased address becomes where a row must keep one
@@ -61,7 +61,7 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
-def _foreign_keys(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str, str]]]:
+def _foreign_keys(conn: Connection) -> dict[str, list[tuple[str, str, str]]]:
     """For each table, (child table, column, parent column) of the keys pointing at it."""
     found: dict[str, list[tuple[str, str, str]]] = {}
     for (table,) in conn.execute(
@@ -87,7 +87,7 @@ class _Remover:
         "outbox": "outbox",
     }
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.removed = Removed()
         self.keys = _foreign_keys(conn)

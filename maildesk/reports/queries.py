@@ -11,7 +11,6 @@ given); otherwise they are absent from the report.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from maildesk.config import Config
 from maildesk.config.sla import policy, working_calendar
 from maildesk.reports.indicators import Report, Tally, TicketRow, build
 from maildesk.sla.calendar import WorkingCalendar
+from maildesk.store.database import Connection
 from maildesk.store.store import from_iso, iso
 
 
@@ -47,7 +47,7 @@ def _queue_params(queue: str | None) -> list[Any]:
 
 
 def ticket_rows(
-    conn: sqlite3.Connection, start: datetime, end: datetime, queue: str | None
+    conn: Connection, start: datetime, end: datetime, queue: str | None
 ) -> list[TicketRow]:
     """One row per ticket opened in [start, end)."""
     rows = conn.execute(
@@ -78,7 +78,7 @@ def ticket_rows(
 
 
 def _count(
-    conn: sqlite3.Connection,
+    conn: Connection,
     cells: dict[tuple[str, str], Tally],
     attribute: str,
     sql: str,
@@ -90,7 +90,7 @@ def _count(
 
 
 def cells(
-    conn: sqlite3.Connection,
+    conn: Connection,
     start: datetime,
     end: datetime,
     queue: str | None,
@@ -155,13 +155,13 @@ def cells(
 _REOPENED = "(e.kind IN ('reopen', 'reopened') OR (e.kind = 'state' AND e.detail LIKE 'reopened%'))"
 
 
-def has_surveys(conn: sqlite3.Connection) -> bool:
+def has_surveys(conn: Connection) -> bool:
     """Whether the store holds survey rows the report can read."""
     names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
     return {"ticket", "score"} <= names and bool(names & {"sent_at", "created_at"})
 
 
-def survey_scale(conn: sqlite3.Connection, default: int) -> int:
+def survey_scale(conn: Connection, default: int) -> int:
     """The scale the surveys were answered on: a ``scale`` column when there is one."""
     names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
     if "scale" in names:
@@ -174,7 +174,7 @@ def survey_scale(conn: sqlite3.Connection, default: int) -> int:
 
 
 def _surveys(
-    conn: sqlite3.Connection,
+    conn: Connection,
     found: dict[tuple[str, str], Tally],
     span: list[str],
     extra: list[Any],
@@ -222,7 +222,7 @@ def survey_settings(config: Config) -> tuple[int, int]:
 
 
 def monthly(
-    conn: sqlite3.Connection,
+    conn: Connection,
     config: Config,
     month: str,
     queue: str | None = None,

@@ -70,7 +70,7 @@ class Daemon:
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.store = Store(config.database)
+        self.store = Store(config.store_location, config.database_password_env)
         self.secret = load_secret(config, create=True)
         self.sealer = load_sealer(config)  # None unless a queue is or was anonymous
         self.templates = Templates(config.templates_dir, config.language)

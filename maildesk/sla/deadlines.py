@@ -34,6 +34,7 @@ from maildesk.config import sla as slaconfig
 from maildesk.model import State, Ticket
 from maildesk.sla.followups import FollowUp, FollowUpFacts, follow_up
 from maildesk.sla.rules import ACTIVE_STATES, Facts, Review, plan
+from maildesk.store.database import Connection
 from maildesk.store.store import Store, from_iso, iso
 
 # Columns that other work adds (agents, routing) are read when present, never required:
@@ -328,7 +329,7 @@ class Deadlines:
 
 
 def answered_since(
-    conn: sqlite3.Connection, agents: Sequence[str], number: int, since: datetime
+    conn: Connection, agents: Sequence[str], number: int, since: datetime
 ) -> datetime | None:
     """When an agent first answered ticket ``number`` at or after ``since``, if one did.
 

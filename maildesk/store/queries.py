@@ -8,14 +8,26 @@ from pathlib import Path
 from typing import Any
 
 from maildesk.errors import MaildeskError
+from maildesk.store.database import Connection, columns, is_url
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
-    """Open an existing store for reading; the daemon may be writing meanwhile (WAL)."""
+    """Open an existing SQLite store for reading; the daemon may be writing meanwhile (WAL)."""
     if not path.exists():
         raise MaildeskError(f"no database at {path} (has maildesk run yet?)")
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     conn.row_factory = sqlite3.Row
+    return conn
+
+
+def open_reader(location: Path | str, password_env: str = "") -> Connection:
+    """Open an existing store, SQLite or PostgreSQL, for reading."""
+    if not is_url(location):
+        return open_readonly(Path(location))
+    from maildesk.store.postgres import connect_postgres  # psycopg is an optional extra
+
+    conn = connect_postgres(str(location), password_env)
+    conn.execute("SET default_transaction_read_only = on")
     return conn
 
 
@@ -29,7 +41,7 @@ def _tag_sql(tags: dict[str, str]) -> tuple[str, list[str]]:
 
 
 def list_tickets(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tags: dict[str, str],
     *,
     state: str | None = None,
@@ -55,9 +67,7 @@ def list_tickets(
     return [dict(r) for r in conn.execute(sql, [*params, *args, limit])]
 
 
-def ticket_detail(
-    conn: sqlite3.Connection, tags: dict[str, str], number: int
-) -> dict[str, Any] | None:
+def ticket_detail(conn: Connection, tags: dict[str, str], number: int) -> dict[str, Any] | None:
     tag_sql, params = _tag_sql(tags)
     row = conn.execute(
         f"SELECT t.*, {tag_sql} || '#' || t.number AS ref FROM tickets t WHERE t.number = ?",  # noqa: S608
@@ -101,7 +111,7 @@ def ticket_detail(
     return ticket
 
 
-def list_quarantine(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:
+def list_quarantine(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT id, received_at, source, reason, envelope_from, recipients, size, raw_sha256"
         " FROM quarantine ORDER BY id DESC LIMIT ?",
@@ -110,7 +120,7 @@ def list_quarantine(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str
     return [{**dict(r), "recipients": json.loads(r["recipients"])} for r in rows]
 
 
-def quarantined_raw(conn: sqlite3.Connection, item: int) -> bytes | None:
+def quarantined_raw(conn: Connection, item: int) -> bytes | None:
     row = conn.execute(
         "SELECT b.data FROM quarantine q JOIN blobs b ON b.sha256 = q.raw_sha256 WHERE q.id = ?",
         (item,),
@@ -119,7 +129,7 @@ def quarantined_raw(conn: sqlite3.Connection, item: int) -> bytes | None:
 
 
 def list_outbox(
-    conn: sqlite3.Connection, state: str | None = None, limit: int = 100
+    conn: Connection, state: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     where = "WHERE state = ?" if state else ""
     args: list[Any] = [state] if state else []
@@ -132,7 +142,7 @@ def list_outbox(
     return [{**dict(r), "rcpt_to": json.loads(r["rcpt_to"])} for r in rows]
 
 
-def ticket_counts(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+def ticket_counts(conn: Connection) -> dict[tuple[str, str], int]:
     """Tickets by (queue, state)."""
     return {
         (row[0], row[1]): int(row[2])
@@ -140,7 +150,7 @@ def ticket_counts(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
     }
 
 
-def outbox_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def outbox_counts(conn: Connection) -> dict[str, int]:
     """Outbox rows by state (pending, sent, failed, bounced)."""
     return {
         row[0]: int(row[1]) for row in conn.execute("SELECT state, count(*) FROM outbox GROUP BY 1")
@@ -151,10 +161,10 @@ def outbox_counts(conn: sqlite3.Connection) -> dict[str, int]:
 _ESCALATION_COLUMNS = ("escalation_level", "escalated_at")
 
 
-def escalated_counts(conn: sqlite3.Connection) -> dict[str, int] | None:
+def escalated_counts(conn: Connection) -> dict[str, int] | None:
     """Escalated tickets by queue; None while the schema records no escalations."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(tickets)")}
-    column = next((c for c in _ESCALATION_COLUMNS if c in columns), None)
+    present = columns(conn, "tickets")
+    column = next((c for c in _ESCALATION_COLUMNS if c in present), None)
     if column is None:
         return None
     return {

@@ -1,17 +1,22 @@
-"""The database schema as numbered migrations, applied in a transaction on every start."""
+"""The database schema as numbered migrations, applied in a transaction on every start.
+
+Written once, in SQLite's words, for both stores: migrate.py maps the few type names
+PostgreSQL spells otherwise, and keeps one history of the steps in either database.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+from pathlib import Path
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from maildesk.store.database import Connection, Dialect
+from maildesk.store.database import connect as _connect
+from maildesk.store.migrate import Migrations, Schema
 
 migrations = Migrations("maildesk")
 
 
 @migrations(name="0001_initial")
-def _initial(db: Database) -> None:
+def _initial(db: Schema) -> None:
     db.executescript(
         """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -126,7 +131,7 @@ def _initial(db: Database) -> None:
 
 
 @migrations(name="0002_imap_state")
-def _imap_state(db: Database) -> None:
+def _imap_state(db: Schema) -> None:
     # Where each IMAP account stands in each folder. Only an optimisation: a message
     # fetched again after a crash is recognised by the pipeline's dedupe key.
     db.executescript(
@@ -146,20 +151,22 @@ def _imap_state(db: Database) -> None:
 
 
 @migrations(name="0003_outbox_recipient")
-def _outbox_recipient(db: Database) -> None:
+def _outbox_recipient(db: Schema) -> None:
     # Counting what we sent to one address lately (the loop guard) must not scan the outbox.
     db.executescript(
         """
         ALTER TABLE outbox ADD COLUMN recipient TEXT NOT NULL DEFAULT '';
-        UPDATE outbox SET recipient = json_extract(rcpt_to, '$[0]');
         CREATE INDEX outbox_recipient ON outbox(recipient, created_at);
         CREATE INDEX outbox_message_id ON outbox(message_id);
         """
     )
+    # Written twice: the two databases read a JSON list's first item with different words.
+    first = "rcpt_to::json ->> 0" if db.dialect.is_postgres else "json_extract(rcpt_to, '$[0]')"
+    db.conn.execute(f"UPDATE outbox SET recipient = {first}")  # noqa: S608 - fixed text
 
 
 @migrations(name="0004_agent_fields")
-def _agent_fields(db: Database) -> None:
+def _agent_fields(db: Schema) -> None:
     # What agents and routing rules set on a ticket (maildesk/agents/actions.py, routing.py).
     db.executescript(
         """
@@ -179,7 +186,7 @@ def _agent_fields(db: Database) -> None:
 
 
 @migrations(name="0005_sla_clocks")
-def _sla_clocks(db: Database) -> None:
+def _sla_clocks(db: Schema) -> None:
     # The service-level clocks of a ticket (maildesk/sla/deadlines.py): facts, then the instants
     # derived from them. The sweeps find what is due through partial indexes that hold only
     # tickets with something still to come, so a sweep never reads the other tickets.
@@ -219,7 +226,7 @@ def _sla_clocks(db: Database) -> None:
 
 
 @migrations(name="0006_reference_indexes")
-def _reference_indexes(db: Database) -> None:
+def _reference_indexes(db: Schema) -> None:
     # The retention purge and erasure (store/privacy.py) delete a ticket's outbox rows and
     # free a blob once nothing points at it; without these, each is a full scan.
     db.executescript(
@@ -233,12 +240,12 @@ def _reference_indexes(db: Database) -> None:
     )
     # Deleting a ticket makes SQLite look for tickets merged into it: without an index,
     # a scan of all tickets for each one (13 s instead of 36 ms for 200 of 200,000).
-    if "merged_into" in db["tickets"].columns_dict:
-        db.execute("CREATE INDEX IF NOT EXISTS tickets_merged ON tickets(merged_into)")
+    if "merged_into" in db.columns("tickets"):
+        db.conn.execute("CREATE INDEX IF NOT EXISTS tickets_merged ON tickets(merged_into)")
 
 
 @migrations(name="0007_surveys")
-def _surveys(db: Database) -> None:
+def _surveys(db: Schema) -> None:
     # Closing surveys (maildesk/surveys/service.py): one row per ticket, sent at most once;
     # an answer given again replaces the earlier one. Addresses that asked for no surveys.
     db.executescript(
@@ -273,7 +280,7 @@ def _surveys(db: Database) -> None:
 
 
 @migrations(name="0008_report_indexes")
-def _report_indexes(db: Database) -> None:
+def _report_indexes(db: Schema) -> None:
     # The monthly report (maildesk/reports/queries.py) reads one month at a time: tickets
     # opened or closed in it, messages received in it (the index covers the count by
     # direction and ticket), and escalation and reopening events in it.
@@ -288,7 +295,7 @@ def _report_indexes(db: Database) -> None:
 
 
 @migrations(name="0009_report_message_kinds")
-def _report_message_kinds(db: Database) -> None:
+def _report_message_kinds(db: Schema) -> None:
     # The report counts inbound mail without agents' own (their kind says so): with the
     # kind in the index, the month's messages are still counted from the index alone.
     db.executescript(
@@ -300,7 +307,7 @@ def _report_message_kinds(db: Database) -> None:
 
 
 @migrations(name="0010_sealed_addresses")
-def _sealed_addresses(db: Database) -> None:
+def _sealed_addresses(db: Schema) -> None:
     # The real address behind each pseudonym of an anonymous queue (anonymity.py), sealed
     # with a key kept outside this file. Nothing else in the store holds it.
     db.executescript(
@@ -315,7 +322,7 @@ def _sealed_addresses(db: Database) -> None:
 
 
 @migrations(name="0011_listing_indexes")
-def _listing_indexes(db: Database) -> None:
+def _listing_indexes(db: Schema) -> None:
     # Listings show the newest tickets of a state or of a queue (maildesk tickets --state
     # open): in number order within the filter, SQLite walks back from the newest and stops
     # at the limit, instead of reading and sorting every open ticket (85 ms at 80,000).
@@ -328,7 +335,7 @@ def _listing_indexes(db: Database) -> None:
 
 
 @migrations(name="0012_first_response_paused")
-def _first_response_paused(db: Database) -> None:
+def _first_response_paused(db: Schema) -> None:
     # The working time a ticket spent pending while its first answer was owed (seconds). The
     # response clock forgets its own pause once answered; the monthly report keeps judging
     # the first answer as the clock did (maildesk/reports), so the pause is kept apart.
@@ -341,16 +348,19 @@ def _first_response_paused(db: Database) -> None:
     )
 
 
-def connect(path: str) -> Database:
-    """Open the store with the settings every connection needs, and migrate it."""
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    # WAL lets the CLI read while the daemon writes; FULL makes a commit durable before
-    # it returns. The daemon's writer turns that to NORMAL and fsyncs the log itself
-    # before it answers anyone (syncer.py).
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
-    db = Database(conn)
-    migrations.apply(db)
-    return db
+@migrations(name="0013_outbox_claims")
+def _outbox_claims(db: Schema) -> None:
+    # Several daemons on one PostgreSQL database: the session that holds a row to send it
+    # (claims.py). NULL on SQLite, where the one writer is the claim.
+    db.executescript("ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
+
+
+def connect(location: str | Path, password_env: str = "") -> tuple[Connection, Dialect]:
+    """Open the store (a SQLite file or a PostgreSQL URL) and bring its schema up to date."""
+    conn, dialect = _connect(location, password_env)
+    try:
+        migrations.apply(conn, dialect)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, dialect

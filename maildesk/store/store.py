@@ -1,6 +1,7 @@
-"""The SQLite store: the one transaction that holds a message, and the queries around it.
+"""The store: the one transaction that holds a message, and the queries around it.
 
-One ``Store`` is used by one thread at a time (the daemon's single writer); the CLI opens
+On SQLite or PostgreSQL alike (database.py): every query here is written once. One
+``Store`` is used by one thread at a time (the daemon's single writer); the CLI opens
 its own. Times are stored as UTC ISO-8601 text, which sorts as time does.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from maildesk.errors import TransientError
 from maildesk.model import State, Ticket
+from maildesk.store.database import Connection, Cursor, is_url, redacted
 from maildesk.store.schema import connect
 
 log = logging.getLogger(__name__)
@@ -74,12 +76,22 @@ class OutgoingMail:
     raw: bytes
 
 
+class AlreadyStored(TransientError):
+    """Another daemon stored this message (its dedupe key) while we were at it.
+
+    The transaction holding it is undone; the source tries again, and the message is
+    then a known duplicate: one message, one ticket, one acknowledgement.
+    """
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.db = connect(str(path))
-        self.conn: sqlite3.Connection = self.db.conn
-        self.conn.row_factory = sqlite3.Row
+    def __init__(self, path: Path | str, password_env: str = "") -> None:
+        """Open the store at ``path``: a SQLite file, or a ``postgresql://`` URL whose
+        password, if any, is read from the variable ``password_env`` (else libpq's own
+        ways: $PGPASSWORD, ~/.pgpass)."""
+        self.location = path
+        self.conn: Connection
+        self.conn, self.dialect = connect(path, password_env)
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []  # see after_commit
         # Told of every state change, inside its transaction: (ticket, old, new, now). The
@@ -87,6 +99,16 @@ class Store:
         self.on_state_change: Callable[[int, State, State, datetime], None] | None = None
         # Told when a ticket's priority or segment changed: (ticket, now). Its due times follow.
         self.on_reclassify: Callable[[int, datetime], None] | None = None
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (what the writer fsyncs and the backup copies)."""
+        if is_url(self.location):
+            raise TypeError(f"{redacted(self.location)} is a PostgreSQL store, not a file")
+        return Path(self.location)
+
+    def __repr__(self) -> str:
+        return f"Store({redacted(self.location)!r})"
 
     def close(self) -> None:
         self.conn.close()
@@ -115,7 +137,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(self.dialect.begin)
         self._depth = 1
         try:
             yield
@@ -158,7 +180,7 @@ class Store:
     def put_blob(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         self.conn.execute(
-            "INSERT OR IGNORE INTO blobs (sha256, size, data) VALUES (?, ?, ?)",
+            "INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (digest, len(data), data),
         )
         return digest
@@ -167,7 +189,7 @@ class Store:
         cursor = self.conn.execute(
             "INSERT INTO tickets (queue, queue_address, state, subject, requester, requester_name,"
             " language, claimed_tag, linked_to, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING number",
             (
                 new.queue,
                 new.queue_address,
@@ -182,13 +204,14 @@ class Store:
                 iso(now),
             ),
         )
-        number = _rowid(cursor)
+        number = _returned(cursor)
         self.add_participants(number, [new.requester], "requester")
         return number
 
     def add_participants(self, ticket: int, addresses: Iterable[str], role: str) -> None:
         self.conn.executemany(
-            "INSERT OR IGNORE INTO participants (ticket, address, role) VALUES (?, ?, ?)",
+            "INSERT INTO participants (ticket, address, role) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             [(ticket, a.lower(), role) for a in addresses],
         )
 
@@ -196,9 +219,8 @@ class Store:
         closed_at = iso(now) if state.is_closed else None
         old = self.conn.execute("SELECT state FROM tickets WHERE number = ?", (ticket,)).fetchone()
         self.conn.execute(
-            "UPDATE tickets SET state = ?, updated_at = ?,"
-            " closed_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END WHERE number = ?",
-            (state.value, iso(now), closed_at, closed_at, ticket),
+            "UPDATE tickets SET state = ?, updated_at = ?, closed_at = ? WHERE number = ?",
+            (state.value, iso(now), closed_at, ticket),
         )
         if self.on_state_change is not None and old is not None and old[0] != state.value:
             self.on_state_change(ticket, State(old[0]), state, now)
@@ -211,7 +233,10 @@ class Store:
             "INSERT INTO messages (ticket, direction, kind, message_id, dedupe_key, from_addr,"
             " from_name, to_addrs, cc_addrs, subject, body, sent_at, received_at, source,"
             " envelope_from, raw_sha256, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            # The unique key decides, not the look-up before: a daemon that stores the
+            # same message at the same moment waits here for the other's commit.
+            " ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id",
             (
                 msg.ticket,
                 msg.direction,
@@ -232,7 +257,10 @@ class Store:
                 msg.note,
             ),
         )
-        return _rowid(cursor)
+        row = cursor.fetchone()
+        if row is None:
+            raise AlreadyStored(f"message {msg.dedupe_key} was stored meanwhile")
+        return int(row[0])
 
     def add_attachment(self, message: int, filename: str, content_type: str, data: bytes) -> None:
         digest = self.put_blob(data)
@@ -251,7 +279,8 @@ class Store:
     def enqueue(self, mail: OutgoingMail, message: int | None, now: datetime) -> int:
         cursor = self.conn.execute(
             "INSERT INTO outbox (ticket, message, kind, message_id, mail_from, rcpt_to, recipient,"
-            " raw, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " raw, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
             (
                 mail.ticket,
                 message,
@@ -265,7 +294,7 @@ class Store:
                 iso(now),
             ),
         )
-        return _rowid(cursor)
+        return _returned(cursor)
 
     def quarantine(
         self,
@@ -287,7 +316,7 @@ class Store:
             return int(held[0])
         cursor = self.conn.execute(
             "INSERT INTO quarantine (received_at, source, reason, envelope_from, recipients,"
-            " size, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " size, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 iso(now),
                 source,
@@ -298,7 +327,7 @@ class Store:
                 digest,
             ),
         )
-        return _rowid(cursor)
+        return _returned(cursor)
 
     # -- lookups used while threading --------------------------------------------------
 
@@ -388,7 +417,7 @@ class Store:
                 found.append((row["id"], row["ticket"]))
         return found
 
-    def due_outbox(self, now: datetime, limit: int = 50) -> list[sqlite3.Row]:
+    def due_outbox(self, now: datetime, limit: int = 50) -> list[Any]:
         """Pending rows due by ``now``, each with its ticket's queue (for log lines)."""
         return self.conn.execute(
             "SELECT o.*, t.queue AS ticket_queue FROM outbox o"
@@ -422,15 +451,15 @@ class Store:
 
     def outbox_retry(self, row_id: int, error: str, next_at: datetime) -> None:
         self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
-            " WHERE id = ?",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+            " claimed_by = NULL WHERE id = ?",
             (error[:500], iso(next_at), row_id),
         )
 
     def outbox_requeue(self, row_id: int, now: datetime) -> bool:
         """Make a pending or failed row due now (an admin's "retry"); False if there is none."""
         cursor = self.conn.execute(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = ?"
+            "UPDATE outbox SET state = 'pending', next_attempt_at = ?, claimed_by = NULL"
             " WHERE id = ? AND state != 'sent'",
             (iso(now), row_id),
         )
@@ -452,13 +481,15 @@ def _call_all(callbacks: list[Callable[[], None]]) -> None:
             log.exception("after-commit callback failed")
 
 
-def _rowid(cursor: sqlite3.Cursor) -> int:
-    if cursor.lastrowid is None:  # cannot happen after an INSERT; keeps the type honest
-        raise RuntimeError("INSERT returned no row id")
-    return cursor.lastrowid
+def _returned(cursor: Cursor) -> int:
+    """The key an ``INSERT … RETURNING`` gave (both databases; lastrowid is SQLite's)."""
+    row = cursor.fetchone()
+    if row is None:  # cannot happen after a plain INSERT; keeps the type honest
+        raise RuntimeError("INSERT returned no row")
+    return int(row[0])
 
 
-def _ticket(row: sqlite3.Row | dict[str, Any], participants: frozenset[str]) -> Ticket:
+def _ticket(row: Any, participants: frozenset[str]) -> Ticket:
     return Ticket(
         number=row["number"],
         queue=row["queue"],

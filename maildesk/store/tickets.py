@@ -150,8 +150,8 @@ def merge(store: Store, source: int, target: int, now: datetime) -> None:
     store.conn.execute("UPDATE messages SET ticket = ? WHERE ticket = ?", (target, source))
     store.conn.execute("UPDATE outbox SET ticket = ? WHERE ticket = ?", (target, source))
     store.conn.execute(
-        "INSERT OR IGNORE INTO participants (ticket, address, role)"
-        " SELECT ?, address, 'cc' FROM participants WHERE ticket = ?",
+        "INSERT INTO participants (ticket, address, role)"
+        " SELECT ?, address, 'cc' FROM participants WHERE ticket = ? ON CONFLICT DO NOTHING",
         (target, source),
     )
     store.set_state(source, State.CLOSED, now)

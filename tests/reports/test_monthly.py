@@ -49,6 +49,7 @@ from maildesk.service.writer import Writer
 from maildesk.sla.calendar import WorkingCalendar
 from maildesk.sla.rules import Commitments, Policy
 from maildesk.sla.sweeps import Sweeps
+from maildesk.store.database import Connection
 from maildesk.store.store import Store, iso
 from maildesk.templates import Templates
 from tests.support.desk import build_pipeline
@@ -142,7 +143,7 @@ def _config(tmp_path: Path) -> Config:
     return parse(CONFIG, path=tmp_path / "config.toml", base_dir=tmp_path)
 
 
-def _insert_surveys(conn: sqlite3.Connection) -> None:
+def _insert_surveys(conn: Connection) -> None:
     """Survey rows, into the surveys table when the schema has one, else into a minimal one."""
     names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
     if not names:

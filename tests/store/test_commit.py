@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from maildesk.store.store import Store
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "maildesk.db")
-    yield opened
-    opened.close()
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 
 def undone(store: Store, said: list[str], what: str) -> None:

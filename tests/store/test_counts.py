@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
+
+import pytest
 
 from maildesk.model import State
 from maildesk.store import queries
+from maildesk.store.database import columns
 from maildesk.store.store import NewTicket, Store
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -19,21 +23,16 @@ def _ticket(store: Store, queue: str) -> int:
     )
 
 
-def test_tickets_outbox_and_escalations_are_counted(tmp_path: Path) -> None:
-    store = Store(tmp_path / "desk.db")
-    try:
-        with store.transaction():
-            first, _, third = _ticket(store, "info"), _ticket(store, "info"), _ticket(store, "crm")
-            store.set_state(third, State.CLOSED, NOW)
-        conn = store.conn
-        assert queries.ticket_counts(conn) == {("info", "new"): 2, ("crm", "closed"): 1}
-        assert queries.outbox_counts(conn) == {}
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(tickets)")}
-        if "escalation_level" not in columns:  # before the SLA migration: nothing to report
-            assert queries.escalated_counts(conn) is None
-            conn.execute("ALTER TABLE tickets ADD COLUMN escalation_level INTEGER DEFAULT 0")
-        assert queries.escalated_counts(conn) == {}
-        conn.execute("UPDATE tickets SET escalation_level = 2 WHERE number = ?", (first,))
-        assert queries.escalated_counts(conn) == {"info": 1}
-    finally:
-        store.close()
+def test_tickets_outbox_and_escalations_are_counted(store: Store) -> None:
+    with store.transaction():
+        first, _, third = _ticket(store, "info"), _ticket(store, "info"), _ticket(store, "crm")
+        store.set_state(third, State.CLOSED, NOW)
+    conn = store.conn
+    assert queries.ticket_counts(conn) == {("info", "new"): 2, ("crm", "closed"): 1}
+    assert queries.outbox_counts(conn) == {}
+    if "escalation_level" not in columns(conn, "tickets"):  # before the SLA migration
+        assert queries.escalated_counts(conn) is None
+        conn.execute("ALTER TABLE tickets ADD COLUMN escalation_level INTEGER DEFAULT 0")
+    assert queries.escalated_counts(conn) == {}
+    conn.execute("UPDATE tickets SET escalation_level = 2 WHERE number = ?", (first,))
+    assert queries.escalated_counts(conn) == {"info": 1}
