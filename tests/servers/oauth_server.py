@@ -30,7 +30,7 @@ from types import TracebackType
 
 HOST = "127.0.0.1"
 CLIENT_ID = "maildesk-test-client"
-CLIENT_SECRET = "s3cret-Of-The-Test-Client-0123456789"  # noqa: S105 - a test fixture's value
+CLIENT_SECRET = "s3cret-Of-The-Test-Client-0123456789"
 # What Microsoft Entra says for a revoked or wrong client secret; the test server copies
 # its shape so the client's error message is checked against something realistic.
 REVOKED_DESCRIPTION = (
@@ -350,5 +350,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: pytest would show every request; the tests read ``paths`` instead."""
