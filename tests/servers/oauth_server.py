@@ -68,6 +68,7 @@ class _State:
     token_requests: int = 0
     introspections: int = 0
     forms: list[dict[str, str]] = field(default_factory=list)  # every token request's form
+    device_forms: list[dict[str, str]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
 
 
@@ -169,6 +170,12 @@ class OAuthServer:
         """The form of every token request so far, in order (secrets included: tests only)."""
         with self._state.lock:
             return [dict(form) for form in self._state.forms]
+
+    @property
+    def device_forms(self) -> list[dict[str, str]]:
+        """The form of every device authorization request so far."""
+        with self._state.lock:
+            return [dict(form) for form in self._state.device_forms]
 
     @property
     def paths(self) -> list[str]:
@@ -276,6 +283,8 @@ class OAuthServer:
     def _device_start(self, form: dict[str, str]) -> tuple[int, dict[str, object]]:
         if not form.get("client_id"):
             return 400, {"error": "invalid_request", "error_description": "client_id missing"}
+        with self._state.lock:
+            self._state.device_forms.append(dict(form))
         device_code = "dc-" + secrets.token_urlsafe(24)
         user_code = secrets.token_hex(4).upper()
         with self._state.lock:
