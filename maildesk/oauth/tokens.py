@@ -209,12 +209,21 @@ class TokenSource:
         # Microsoft rotates the refresh token on every use; Google keeps the same one.
         rotated = isinstance(new_refresh, str) and new_refresh and new_refresh != refresh_token
         if self.refresh_token_file is not None and rotated:
-            store_refresh_token(self.refresh_token_file, str(new_refresh))
+            try:
+                store_refresh_token(self.refresh_token_file, str(new_refresh))
+            except OSError as exc:
+                # The old refresh token is spent: only a new login can repair this.
+                raise PermanentError(
+                    f"{_where(settings)}: cannot write the refresh token file "
+                    f"{self.refresh_token_file}: {exc.strerror or exc}; fix it, then run "
+                    f"`maildesk oauth login {settings.name}`"
+                ) from None
         return token
 
     def _read_refresh_token(self) -> str:
         path = self.refresh_token_file
-        assert path is not None  # noqa: S101 - __init__ makes sure of it
+        if path is None:  # __init__ refuses this; the check keeps mypy and -O honest
+            raise ValueError("grant refresh_token needs refresh_token_file")
         try:
             value = path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
