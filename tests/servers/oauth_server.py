@@ -205,18 +205,17 @@ class OAuthServer:
 
     def approve(self, user_code: str, username: str) -> None:
         """The user signs in on another device and approves ``user_code``."""
-        with self._state.lock:
-            for device in self._state.devices.values():
-                if device.user_code == user_code:
-                    device.approved_for = username
-                    return
-        raise KeyError(f"no pending device login with user code {user_code!r}")
+        self._decide(user_code, username)
 
     def deny(self, user_code: str) -> None:
+        """The user declines the sign-in of ``user_code``."""
+        self._decide(user_code, None)
+
+    def _decide(self, user_code: str, username: str | None) -> None:
         with self._state.lock:
             for device in self._state.devices.values():
                 if device.user_code == user_code:
-                    device.denied = True
+                    device.approved_for, device.denied = username, username is None
                     return
         raise KeyError(f"no pending device login with user code {user_code!r}")
 
