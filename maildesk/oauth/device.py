@@ -22,7 +22,7 @@ from pathlib import Path
 
 from maildesk.clock import Clock
 from maildesk.errors import PermanentError, TransientError
-from maildesk.oauth.endpoint import post_form, refusal
+from maildesk.oauth.endpoint import refusal, request_device_code, request_token
 from maildesk.oauth.settings import OAuthSettings
 from maildesk.oauth.tokens import (
     AccessToken,
@@ -74,7 +74,7 @@ def start_device_login(
     secret = read_secret(settings) if settings.provider == "google" else None
     if secret:
         form["client_secret"] = secret
-    status, answer = post_form(url, form, timeout=timeout, where=where)
+    status, answer = request_device_code(url, form, timeout=timeout, where=where)
     if status != 200:
         raise refusal(
             where, url, status, answer, name=settings.name, grant=settings.grant,
@@ -128,14 +128,14 @@ def finish_device_login(
                 f"{where}: nobody signed in with code {login.user_code} in time: run "
                 f"`maildesk oauth login {settings.name}` again"
             )
-        form = {
-            "grant_type": DEVICE_GRANT,
-            "client_id": settings.client_id,
-            "device_code": login.device_code,
-        }
-        hide = [*authenticate_client(settings, form, now, read_secret), login.device_code]
+        params = {"device_code": login.device_code}
+        secret, hide = authenticate_client(settings, params, now, read_secret)
+        hide.append(login.device_code)
         try:
-            status, answer = post_form(url, form, timeout=timeout, where=where)
+            status, answer = request_token(
+                url, client_id=settings.client_id, grant_type=DEVICE_GRANT, params=params,
+                secret=secret, timeout=timeout, where=where,
+            )  # fmt: skip
         except TransientError:
             continue
         error = answer.get("error")

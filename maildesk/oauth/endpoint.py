@@ -1,37 +1,43 @@
-"""One POST to a token endpoint, and what its refusals mean.
+"""Token requests, through Authlib's OAuth2 client, and what their refusals mean.
 
-I/O. A network failure, a timeout or a 5xx answer is a ``TransientError`` (the next
-attempt may work); a 4xx answer carrying an OAuth2 ``error`` is a ``PermanentError``
-whose message holds the provider's own code (``invalid_client``, ``AADSTS7000215``) and
-what to fix. No message ever holds the secret, an assertion or a token: the form is never
-quoted, and ``hide`` strips any of them the provider might have echoed back.
+I/O. A network failure, a timeout or a 5xx, 408 or 429 answer is a ``TransientError``
+(the next attempt may work); an answer carrying an OAuth2 ``error`` is returned to the
+caller, which turns it into a ``PermanentError`` with ``refusal``: the provider's own
+code (``invalid_client``, ``AADSTS7000215``) and what to fix. No message ever holds the
+secret, an assertion or a token: the form is never quoted, and ``hide`` strips any of
+them the provider might have echoed back.
 
-Why the standard library's urllib and not msal or google-auth: a token request is one
-form POST and one JSON answer (RFC 6749 section 4.4 and 6), the same for every provider;
-the only provider-specific parts are the URLs, the scopes and Microsoft's certificate
-assertion, which ``cryptography`` (already a dependency) signs. msal would add a
-dependency tree and its own token cache and retry policy, which we would have to keep
-from logging and sleeping in an IMAP thread; google-auth handles service-account JWTs
-for Google APIs, not the XOAUTH2 flows here. One small client also tests the same way
-for all three providers, through ``token_url`` against the tests' loopback server.
+Why Authlib (its requests client) for all three providers, and not msal and google-auth:
+every token request here is RFC 6749's (client credentials, refresh token, RFC 8628's
+device code), and Authlib builds and parses them, authenticates the client
+(client_secret_post, or none for a public client) and reports the provider's error code,
+for Microsoft, Google and any other server alike. msal only accepts an https authority
+and discovers it over the network, and keeps its own token cache; google-auth covers
+Google's service-account JWTs, not the client-secret and refresh-token flows a mailbox
+uses. One client also tests the same way for every provider, through ``token_url``
+against the tests' loopback endpoint. Authlib has no call for the device authorization
+request itself (RFC 8628 section 3.1), so that one is a plain form POST through the
+same session; Microsoft's certificate assertion is signed in ``assertion.py``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping
-from http.client import HTTPException
 from typing import Any
+
+import requests
+
+# Authlib ships no type information.
+from authlib.integrations.requests_client import (  # type: ignore[import-untyped, unused-ignore]
+    OAuth2Session,
+    OAuthError,
+)
 
 from maildesk.errors import PermanentError, TransientError
 from maildesk.oauth.settings import token_url_problem
 
-_MAX_BODY = 64 * 1024
 # What each standard error code (RFC 6749 section 5.2, RFC 8628 section 3.5) most often
 # means for a mail credential, and what the admin should do about it.
 _HINTS = {
@@ -66,55 +72,117 @@ _AADSTS_HINTS = {
     "700082": "the refresh token expired from disuse: run `maildesk oauth login {name}`",
 }
 _AADSTS = re.compile(r"\bAADSTS(\d+)\b")
+# The socket error at the bottom of a requests exception: "[Errno 111] Connection refused".
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 
 
-def post_form(
-    url: str, form: Mapping[str, str], *, timeout: float, where: str
+def request_token(
+    url: str,
+    *,
+    client_id: str,
+    grant_type: str,
+    params: Mapping[str, str],
+    secret: str | None = None,
+    timeout: float,
+    where: str,
 ) -> tuple[int, dict[str, Any]]:
-    """POST ``form`` and return the HTTP status and the JSON object answered.
+    """Ask the token endpoint at ``url`` for a token; return the HTTP status and the answer.
 
-    A 4xx answer is returned, not raised: the caller decides (the device flow expects
-    ``authorization_pending``). A network failure, 5xx, 429 or a 408 raises
-    ``TransientError``. ``where`` ("[[oauth]] m365") starts every message.
+    ``params`` are the grant's own fields (``scope``, ``refresh_token``, ``device_code``,
+    ``client_assertion`` …). With ``secret`` the client authenticates with it in the form
+    (client_secret_post, which Microsoft, Google and most servers take), else it sends
+    its client_id only. An OAuth2 error answer comes back as ``(status, {"error": …,
+    "error_description": …})``, not raised: the device flow expects
+    ``authorization_pending``. ``where`` ("[[oauth]] m365") starts every message.
     """
     reason = token_url_problem(url)
     if reason:
         raise PermanentError(f"{where}: token_url {reason}")
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked just above
-        url,
-        data=urllib.parse.urlencode(form).encode("ascii"),
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        },
-        method="POST",
+    session = OAuth2Session(
+        client_id,
+        secret,
+        token_endpoint_auth_method="client_secret_post" if secret else "none",
     )
+    statuses: list[int] = []
+
+    def status_of(response: requests.Response) -> requests.Response:
+        statuses.append(response.status_code)
+        if response.status_code in (408, 429):
+            raise TransientError(
+                f"{where}: token endpoint {_where(url)} answered HTTP "
+                f"{response.status_code}; will retry"
+            )
+        return response
+
+    for hook in ("access_token_response", "refresh_token_response"):
+        session.register_compliance_hook(hook, status_of)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            status, body = response.status, response.read(_MAX_BODY)
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read(_MAX_BODY)
-        exc.close()
-    except (urllib.error.URLError, HTTPException, OSError) as exc:
-        # URLError's reason is the socket error ("Connection refused", a DNS failure);
-        # it never holds the request's form.
-        cause = getattr(exc, "reason", exc)
-        if isinstance(cause, socket.timeout | TimeoutError):
-            cause = f"no answer within {timeout:g} s"
+        if grant_type == "refresh_token":
+            token = session.refresh_token(url, timeout=timeout, **params)
+        else:
+            token = session.fetch_token(url, grant_type=grant_type, timeout=timeout, **params)
+    except OAuthError as exc:
+        answer = {"error": str(exc.error), "error_description": str(exc.description or "")}
+        return (statuses[-1] if statuses else 400), answer
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else 0
+        if status >= 500 or not status:
+            raise TransientError(
+                f"{where}: token endpoint {_where(url)} answered HTTP {status}; will retry"
+            ) from None
+        return status, {}  # a 4xx without an OAuth2 error: the wrong URL, say
+    except ValueError:  # a 2xx answer that is not a JSON object
+        return (statuses[-1] if statuses else 200), {"error": ""}
+    except requests.RequestException as exc:
         raise TransientError(
-            f"{where}: token endpoint {_where(url)} unreachable: {cause}"
+            f"{where}: token endpoint {_where(url)} unreachable: {_cause(exc, timeout)}"
         ) from None
-    if status >= 500 or status in (408, 429):
+    finally:
+        session.close()
+    return 200, dict(token)
+
+
+def request_device_code(
+    url: str, form: Mapping[str, str], *, timeout: float, where: str
+) -> tuple[int, dict[str, Any]]:
+    """The device authorization request (RFC 8628 section 3.1): one form POST, its
+    status and JSON answer ({} when the answer is not a JSON object)."""
+    reason = token_url_problem(url)
+    if reason:
+        raise PermanentError(f"{where}: device authorization URL {reason}")
+    try:
+        with requests.Session() as session:
+            response = session.post(
+                url, data=dict(form), headers={"Accept": "application/json"}, timeout=timeout
+            )
+    except requests.RequestException as exc:
         raise TransientError(
-            f"{where}: token endpoint {_where(url)} answered HTTP {status}; will retry"
+            f"{where}: device authorization endpoint {_where(url)} unreachable: "
+            f"{_cause(exc, timeout)}"
+        ) from None
+    if response.status_code >= 500 or response.status_code in (408, 429):
+        raise TransientError(
+            f"{where}: device authorization endpoint {_where(url)} answered HTTP "
+            f"{response.status_code}; will retry"
         )
     try:
-        answer = json.loads(body)
+        answer = response.json()
     except ValueError:
         answer = None
-    if not isinstance(answer, dict):
-        answer = {}
-    return status, answer
+    return response.status_code, answer if isinstance(answer, dict) else {}
+
+
+def _cause(exc: requests.RequestException, timeout: float) -> str:
+    # Only the kind of failure: requests' messages repeat the URL, and a proxy's could
+    # repeat more; the form never appears in them, but there is no need to find out.
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    errno = _ERRNO.search(str(exc))
+    if errno:
+        return errno[1]
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return type(exc).__name__
 
 
 def refusal(

@@ -25,7 +25,7 @@ from typing import Any
 from maildesk.clock import Clock
 from maildesk.errors import MaildeskError, PermanentError
 from maildesk.oauth.assertion import ASSERTION_TYPE, client_assertion
-from maildesk.oauth.endpoint import post_form, refusal
+from maildesk.oauth.endpoint import refusal, request_token
 from maildesk.oauth.settings import OAuthSettings
 
 SecretReader = Callable[[OAuthSettings], str | None]
@@ -187,16 +187,17 @@ class TokenSource:
 
     def _fetch(self, now: datetime) -> AccessToken:
         settings = self.settings
-        form = {"client_id": settings.client_id, "scope": " ".join(settings.effective_scopes)}
+        params = {"scope": " ".join(settings.effective_scopes)}
         refresh_token = ""
         if settings.grant == "refresh_token":
             refresh_token = self._read_refresh_token()
-            form.update(grant_type="refresh_token", refresh_token=refresh_token)
-        else:
-            form["grant_type"] = "client_credentials"
-        hide = authenticate_client(settings, form, now, self._read_secret)
+            params["refresh_token"] = refresh_token
+        secret, hide = authenticate_client(settings, params, now, self._read_secret)
         url = settings.effective_token_url
-        status, answer = post_form(url, form, timeout=self._timeout, where=_where(settings))
+        status, answer = request_token(
+            url, client_id=settings.client_id, grant_type=settings.grant, params=params,
+            secret=secret, timeout=self._timeout, where=_where(settings),
+        )  # fmt: skip
         hide += [refresh_token, str(answer.get("access_token", ""))]
         hide.append(str(answer.get("refresh_token", "")))
         if status != 200:
@@ -242,10 +243,11 @@ class TokenSource:
 
 
 def authenticate_client(
-    settings: OAuthSettings, form: dict[str, str], now: datetime, read_secret: SecretReader
-) -> list[str]:
-    """Put the secret or the certificate assertion into ``form`` (client_secret_post;
-    Microsoft and Google both take it); return what must never appear in a message."""
+    settings: OAuthSettings, params: dict[str, str], now: datetime, read_secret: SecretReader
+) -> tuple[str | None, list[str]]:
+    """How the client proves itself: the secret to send (client_secret_post; Microsoft and
+    Google both take it), or, with a certificate, the assertion put into ``params``;
+    and the list of what must never appear in a message."""
     if settings.certificate_file:
         assertion = client_assertion(
             Path(settings.certificate_file),
@@ -253,13 +255,10 @@ def authenticate_client(
             settings.effective_token_url,
             now,
         )
-        form.update(client_assertion_type=ASSERTION_TYPE, client_assertion=assertion)
-        return [assertion]
+        params.update(client_assertion_type=ASSERTION_TYPE, client_assertion=assertion)
+        return None, [assertion]
     secret = read_secret(settings)
-    if secret:
-        form["client_secret"] = secret
-        return [secret]
-    return []
+    return secret or None, [secret] if secret else []
 
 
 def access_token(answer: Mapping[str, Any], now: datetime, where: str) -> AccessToken:
