@@ -16,6 +16,7 @@ from maildesk.config.desk import AgentAuthConfig, CategoryConfig, Rota, RouteCon
 from maildesk.config.sla import SlaConfig
 from maildesk.config.surveys import SurveysConfig
 from maildesk.errors import ConfigError
+from maildesk.oauth.settings import OAuthSettings
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class OutgoingConfig:
     timeout_seconds: int = 30
     retry_seconds: int = 30
     max_age_hours: int = 120
+    oauth: str = ""  # an [[oauth]] name: sign in with a token, not the password
 
     def password(self) -> str:
         """The relay password from the environment or the credentials file ("" if none)."""
@@ -145,6 +147,7 @@ class ImapConfig:
     idle: bool = True
     poll_seconds: int = 60
     batch_size: int = 200
+    oauth: str = ""  # an [[oauth]] name: sign in with a token, not a password
 
     @property
     def source(self) -> str:
@@ -153,6 +156,8 @@ class ImapConfig:
 
     def password_source(self) -> str:
         """Where ``password()`` reads the password from, for messages (never the password)."""
+        if self.oauth:
+            return f"OAuth2 credential {self.oauth!r}"
         if self.password_env and os.environ.get(self.password_env):
             return f"password from ${self.password_env}"
         if self.password_file is not None:
@@ -212,6 +217,11 @@ class Config:
     reports: ReportsConfig = ReportsConfig()
     sla: SlaConfig = field(default_factory=SlaConfig)
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
+    oauth: tuple[OAuthSettings, ...] = ()
+
+    def oauth_named(self, name: str) -> OAuthSettings:
+        """The ``[[oauth]]`` table called ``name`` (the config checked that it exists)."""
+        return next(o for o in self.oauth if o.name == name)
 
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)
