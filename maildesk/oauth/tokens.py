@@ -183,6 +183,14 @@ class TokenSource:
         with self._lock:
             return self._current.expires if self._current is not None else None
 
+    def seconds_left(self) -> float | None:
+        """Seconds until the cached token is due for renewal (its expiry less the margin),
+        or None without one: a long-lived connection signs in again by then."""
+        with self._lock:
+            if self._current is None:
+                return None
+            return (self._current.refresh_at - self._clock.now()).total_seconds()
+
     # -- the request -------------------------------------------------------------------
 
     def _fetch(self, now: datetime) -> AccessToken:
