@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from maildesk.config.model import is_loopback
 from maildesk.oauth.settings import KEYS, OAuthSettings, check_oauth
 
 Problem = Callable[[str, str, int | None], None]
@@ -73,6 +74,14 @@ def check_reference(
                 f"give either oauth or {key}: this account signs in with [[oauth]] {name!r}",
                 index,
             )
+    host = str(values.get("host", ""))
+    if where == "outgoing" and values.get("tls") == "none" and not is_loopback(host):
+        problem(
+            f"{where}.tls",
+            f"'none' would send the token in clear text; allowed only for a loopback host, got"
+            f" {host!r} (use 'starttls' or 'tls')",
+            index,
+        )
     if not values.get("username"):
         problem(f"{where}.username", "the mailbox to sign in as is needed with oauth", index)
 

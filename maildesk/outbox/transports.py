@@ -137,6 +137,13 @@ class SmtpTransport:
         if self.tokens is None:
             raise TransientError(f"[[oauth]] {self.config.oauth}: no token source for the relay")
         username = self.config.username
+        client.ehlo_or_helo_if_needed()  # auth() does not, unlike login()
+        offered = client.esmtp_features.get("auth", "").upper().split()
+        if "XOAUTH2" not in offered:
+            raise TransientError(
+                f"relay {self.config.host}:{self.config.port} does not offer AUTH XOAUTH2"
+                f" (it offers {' '.join(offered) or 'no AUTH'}); [outgoing] oauth needs it"
+            )
         for attempt in (1, 2):
             token = self.tokens.token()
             try:

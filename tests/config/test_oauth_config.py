@@ -93,6 +93,10 @@ def test_the_issue_example_parses_into_settings_shared_by_imap_and_outgoing() ->
             "config.toml:1: key 'outgoing.username': the mailbox to sign in as is needed",
         ),
         (
+            OUTGOING + 'tls = "none"\n' + M365 + QUEUE,
+            "config.toml:6: key 'outgoing.tls': 'none' would send the token in clear text",
+        ),
+        (
             OUTGOING + QUEUE,
             "config.toml:5: key 'outgoing.oauth': expected the name of an [[oauth]] table"
             " (none is declared)",
