@@ -101,6 +101,10 @@ class OAuthRelay(SmtpSink):
         super().__init__()
         self._recorder: _OAuthRecorder = _OAuthRecorder(introspection_url)
 
+    def __enter__(self) -> OAuthRelay:
+        self.start()
+        return self
+
     @property
     def logins(self) -> list[str]:
         """The user of every accepted AUTH, in order."""
