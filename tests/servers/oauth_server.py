@@ -70,6 +70,7 @@ class _State:
     forms: list[dict[str, str]] = field(default_factory=list)  # every token request's form
     device_forms: list[dict[str, str]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)
 
 
 class OAuthServer:
@@ -187,7 +188,14 @@ class OAuthServer:
         token = "rt-" + secrets.token_urlsafe(24)
         with self._state.lock:
             self._state.refresh[token] = username
+            self._state.issued.append(token)
         return token
+
+    def issued(self) -> list[str]:
+        """Every access and refresh token handed out so far, spent ones included (tests
+        look for them where they must never appear)."""
+        with self._state.lock:
+            return [*self._state.issued]
 
     def is_refresh_token_valid(self, token: str) -> bool:
         with self._state.lock:
@@ -273,9 +281,11 @@ class OAuthServer:
         }
         with self._state.lock:
             self._state.access[token] = _Access(username, time.monotonic() + self.lifetime, scope)
+            self._state.issued.append(token)
             if refresh:
                 new_refresh = "rt-" + secrets.token_urlsafe(24)
                 self._state.refresh[new_refresh] = username
+                self._state.issued.append(new_refresh)
                 body["refresh_token"] = new_refresh
         return body
 
