@@ -16,11 +16,13 @@ from maildesk.cli._common import (
     exit_on_error,
     templates_used,
 )
+from maildesk.cli.oauth import check_credentials
 from maildesk.config import Config, ImapConfig
 from maildesk.config import sla as slaconfig
 from maildesk.config.example import example_config
 from maildesk.config.secret import check_secret, write_secret_file
 from maildesk.errors import ConfigError, MaildeskError, PermanentError, TransientError
+from maildesk.oauth.tokens import TokenSource
 from maildesk.service import logs
 from maildesk.templates import Templates
 
@@ -98,8 +100,10 @@ def init(force: bool, to_stdout: bool) -> None:
 def check(obj: Context) -> None:
     """Validate the configuration and templates; print every problem with its key.
 
-    Then say who each queue's escalations reach, level by level, and log in to each
-    IMAP account and report its folders and whether the server offers IDLE and MOVE.
+    Then say who each queue's escalations reach, level by level; get a token for each
+    [[oauth]] credential (printing the provider's own error and what to fix when it
+    refuses); log in to each IMAP account and report its folders and whether the server
+    offers IDLE and MOVE.
     """
     with exit_on_error():
         config = obj.config()
@@ -111,6 +115,7 @@ def check(obj: Context) -> None:
         if (
             config.outgoing.transport == "smtp"
             and config.outgoing.username
+            and not config.outgoing.oauth
             and not config.outgoing.password()
         ):
             problems.append(
@@ -122,7 +127,14 @@ def check(obj: Context) -> None:
         click.echo(f"{config.path or 'built-in defaults'}: OK ({len(config.queues)} queue(s))")
         for line in escalation_lines(config):
             click.echo(line)
-        failed = [account.name for account in config.imap if not _check_imap(account)]
+        sources, refused = check_credentials(config)
+        failed = [
+            account.name
+            for account in config.imap
+            if not _check_imap(account, sources.get(account.oauth), refused)
+        ]
+        if refused:
+            raise MaildeskError(f"OAuth2 credential(s) refused: {', '.join(refused)}")
         if failed:
             raise MaildeskError(f"IMAP account(s) not ready: {', '.join(failed)}")
 
@@ -158,13 +170,20 @@ def _anonymity_problems(config: Config) -> list[str]:
     return problems
 
 
-def _check_imap(account: ImapConfig) -> bool:
+def _check_imap(account: ImapConfig, tokens: TokenSource | None, refused: list[str]) -> bool:
     """Log in to one account and print what was found; False if it cannot collect mail."""
     from maildesk.ingest.imap_client import probe
 
+    if account.oauth in refused:  # its credential's refusal is printed already
+        click.echo(
+            f"maildesk: imap {account.name}: not tried: [[oauth]] {account.oauth} refused", err=True
+        )
+        return False
     where = f"{account.host}:{account.port} ({account.tls}) as {account.username}"
+    if account.oauth:
+        where += f" with [[oauth]] {account.oauth}"
     try:
-        found = probe(account)
+        found = probe(account, tokens=tokens)
     except (TransientError, PermanentError) as exc:
         click.echo(f"maildesk: imap {account.name}: {exc}", err=True)
         return False

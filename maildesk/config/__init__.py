@@ -2,8 +2,9 @@
 configuration (desk, service levels, surveys), the example file, and the secrets.
 
 Pure except ``load`` (reads the file) and ``secret`` (reads and writes secret files).
+``oauth`` checks the ``[[oauth]]`` tables with ``maildesk.oauth.settings`` (pure).
 May import: maildesk.errors, maildesk.mail, maildesk.sla.calendar, maildesk.sla.rules,
-maildesk.sla.followups, maildesk.privacy.anonymity.
+maildesk.sla.followups, maildesk.privacy.anonymity, maildesk.oauth.settings.
 """
 
 from maildesk.config.load import find_config_path, load, parse

@@ -16,6 +16,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from maildesk.config import desk as deskconfig
+from maildesk.config import oauth as oauthconfig
 from maildesk.config import sla as slaconfig
 from maildesk.config.desk import AgentAuthConfig, CategoryConfig, Rota, RouteConfig
 from maildesk.config.model import (
@@ -190,7 +191,10 @@ class _Checker:
             scalars[sect.name] = self.table(raw, sect)
         queues = self._queues(data.get("queues"))
         agents = self._agents(data.get("agents"))
-        imap = self._imap(data.get("imap"), {q["name"] for q in queues})
+        oauth_raw = self._array(data.get("oauth"), "oauth")
+        oauth = oauthconfig.oauth_tables(oauth_raw, base_dir, self.problem)
+        declared = [str(t["name"]) for t in oauth_raw if t["name"]]
+        imap = self._imap(data.get("imap"), {q["name"] for q in queues}, declared)
         rotas, categories, routes, agent_auth = self._desk(data, queues, agents, scalars)
         general, listener, outgoing, cal = (
             scalars["maildesk"],
@@ -199,6 +203,9 @@ class _Checker:
             scalars["calendar"],
         )
         self._check_general(general)
+        if outgoing["transport"] == "smtp":
+            written = data["outgoing"] if isinstance(data.get("outgoing"), dict) else {}
+            oauthconfig.check_reference("outgoing", outgoing, written, declared, self.problem)
         if scalars["http"]["public_base_url"] and not re.match(
             r"^https?://[^/\s]+(/\S*)?$", scalars["http"]["public_base_url"]
         ):
@@ -334,6 +341,7 @@ class _Checker:
             ),
             surveys=surveys,
             sla=sla,
+            oauth=oauth,
         )
 
     def _check_general(self, general: dict[str, Any]) -> None:
@@ -427,7 +435,7 @@ class _Checker:
         )
         return rotas, categories, routes, deskconfig.agent_auth(scalars["agent_auth"], self.problem)
 
-    def _imap(self, raw: object, queue_names: set[str]) -> list[dict[str, Any]]:
+    def _imap(self, raw: object, queue_names: set[str], oauth: list[str]) -> list[dict[str, Any]]:
         accounts = self._array(raw, "imap")
         names: set[str] = set()
         for i, account in enumerate(accounts):
@@ -442,10 +450,12 @@ class _Checker:
             for key in ("host", "username", "folder"):
                 if not account[key]:
                     self.problem(f"imap.{key}", "expected a non-empty value", i)
-            if not account["password_env"] and not account["password_file"]:
+            oauthconfig.check_reference("imap", account, account, oauth, self.problem, i)
+            if not (account["password_env"] or account["password_file"] or account["oauth"]):
                 self.problem(
                     "imap.password_env",
-                    "expected password_env or password_file (passwords never go in config.toml)",
+                    "expected password_env, password_file or oauth (passwords never go in"
+                    " config.toml)",
                     i,
                 )
             if account["tls"] == "none" and account["host"] and not is_loopback(account["host"]):

@@ -16,6 +16,7 @@ from maildesk.config.desk import AgentAuthConfig, CategoryConfig, Rota, RouteCon
 from maildesk.config.sla import SlaConfig
 from maildesk.config.surveys import SurveysConfig
 from maildesk.errors import ConfigError
+from maildesk.oauth.settings import OAuthSettings
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class OutgoingConfig:
     timeout_seconds: int = 30
     retry_seconds: int = 30
     max_age_hours: int = 120
+    oauth: str = ""  # an [[oauth]] name: sign in with a token, not the password
 
     def password(self) -> str:
         """The relay password from the environment or the credentials file ("" if none)."""
@@ -146,6 +148,7 @@ class ImapConfig:
     idle: bool = True
     poll_seconds: int = 60
     batch_size: int = 200
+    oauth: str = ""  # an [[oauth]] name: sign in with a token, not a password
 
     @property
     def source(self) -> str:
@@ -154,6 +157,8 @@ class ImapConfig:
 
     def password_source(self) -> str:
         """Where ``password()`` reads the password from, for messages (never the password)."""
+        if self.oauth:
+            return f"OAuth2 credential {self.oauth!r}"
         if self.password_env and os.environ.get(self.password_env):
             return f"password from ${self.password_env}"
         if self.password_file is not None:
@@ -215,11 +220,16 @@ class Config:
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
     database_url: str | None = None  # PostgreSQL; then ``database`` only names it in messages
     database_password_env: str = ""
+    oauth: tuple[OAuthSettings, ...] = ()
 
     @property
     def store_location(self) -> Path | str:
         """What ``Store`` opens: the PostgreSQL URL, else the SQLite file."""
         return self.database_url or self.database
+
+    def oauth_named(self, name: str) -> OAuthSettings:
+        """The ``[[oauth]]`` table called ``name`` (the config checked that it exists)."""
+        return next(o for o in self.oauth if o.name == name)
 
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)

@@ -132,6 +132,14 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 example=True,
             ),
             Setting(
+                "oauth",
+                "",
+                "Name of an [[oauth]] table: sign in to the relay with SASL XOAUTH2 and a token"
+                " instead of a password (username is the mailbox); excludes password_env and"
+                " password_file.",
+                example=True,
+            ),
+            Setting(
                 "ca_file",
                 "",
                 "CA certificates to trust for the relay's TLS certificate; empty: the system's.",
@@ -443,6 +451,61 @@ SECTIONS: Final[tuple[Section, ...]] = (
         ),
     ),
     Section(
+        "oauth",
+        "One [[oauth]] table per OAuth2 client credential, named by the oauth key of"
+        " [[imap]] accounts and [outgoing]: Microsoft 365 and Google Workspace accept only"
+        " OAuth2 sign-in. Tokens are fetched, and refreshed before they expire, by the daemon;"
+        " none is ever written to the log. See the README's \"Microsoft 365 and Google"
+        ' Workspace".',
+        (
+            Setting("name", "", "Short name, given as oauth = NAME in [[imap]] and [outgoing]."),
+            Setting(
+                "provider",
+                "microsoft",
+                "Whose token endpoint: microsoft and google derive it; generic needs token_url.",
+                ("microsoft", "google", "generic"),
+            ),
+            Setting("tenant", "", "Microsoft only: the tenant's domain or id."),
+            Setting("client_id", "", "The application (client) id of the app registration."),
+            Setting(
+                "client_secret_env",
+                "",
+                "Environment variable holding the client secret.",
+            ),
+            Setting(
+                "client_secret_file",
+                "",
+                "File holding the client secret (e.g. a systemd credential), read at each"
+                " token request; a refresh token is kept beside it.",
+            ),
+            Setting(
+                "certificate_file",
+                "",
+                "Microsoft only, instead of a secret: a PEM file with the app's certificate and"
+                " its RSA private key.",
+            ),
+            Setting(
+                "token_url",
+                "",
+                "Token endpoint; derived for microsoft and google, required for generic;"
+                " https unless on loopback.",
+            ),
+            Setting(
+                "scopes",
+                [],
+                "Scopes asked for; empty: the provider's IMAP and SMTP scopes.",
+            ),
+            Setting(
+                "grant",
+                "client_credentials",
+                "client_credentials: the app's own access (app-only); refresh_token: a user's"
+                " delegated access, signed in once with maildesk oauth login NAME.",
+                ("client_credentials", "refresh_token"),
+            ),
+        ),
+        array=True,
+    ),
+    Section(
         "imap",
         "One [[imap]] table per mailbox to collect from an IMAP server (IDLE, else polling)."
         " A message is flagged \\Seen and moved only after it is stored. With IMAP accounts"
@@ -479,6 +542,13 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 "password_file",
                 "",
                 "File holding the password (e.g. a systemd credential), read at each login.",
+            ),
+            Setting(
+                "oauth",
+                "",
+                "Name of an [[oauth]] table: sign in with SASL XOAUTH2 (OAUTHBEARER where"
+                " offered) and a token instead of a password; excludes password_env and"
+                " password_file.",
             ),
             Setting("folder", "INBOX", "Folder to collect from."),
             Setting(

@@ -5,5 +5,6 @@ Adapters depend on ``envelope`` (data), never on the pipeline.
 Pure: envelope
 May import: maildesk.errors, maildesk.model, maildesk.clock, maildesk.workflow,
 maildesk.templates, maildesk.desk, maildesk.mail, maildesk.config, maildesk.store,
-maildesk.agents, maildesk.sla, maildesk.surveys, maildesk.outbox, maildesk.privacy.
+maildesk.agents, maildesk.sla, maildesk.surveys, maildesk.outbox, maildesk.privacy,
+maildesk.oauth.
 """

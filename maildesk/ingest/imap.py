@@ -22,6 +22,7 @@ from maildesk.config import ImapConfig
 from maildesk.errors import PermanentError, TransientError
 from maildesk.ingest.envelope import Envelope, Outcome, Quarantined
 from maildesk.ingest.imap_client import CLOSE_TIMEOUT, close, connect, mapped
+from maildesk.oauth.tokens import TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,13 @@ _random = random.SystemRandom()
 
 class _StoreFailed(TransientError):
     """accept() raised: the message stays in the folder and is taken again later."""
+
+
+class _TokenDue(Exception):
+    """The session's token is about to expire: sign in again with a new one, now.
+
+    Exchange Online ends an IMAP session whose token has expired; a new session started
+    before that, between two IDLEs, loses nothing (nothing is held across sessions)."""
 
 
 class Sink(Protocol):
@@ -110,11 +118,16 @@ class Account:
         sink: Sink,
         stopping: threading.Event,
         backoff: Backoff | None = None,
+        tokens: TokenSource | None = None,
     ) -> None:
         self.config = config
         self.sink = sink
         self.stopping = stopping
         self.backoff = backoff or Backoff()
+        self.tokens = tokens  # the [[oauth]] credential's one source, shared with others
+        self._wakeup = threading.Event()  # cuts a backoff short: stop, or a reload
+        self._renew_at: float | None = None  # time.monotonic() when the token is due
+        self.last_error = ""  # why the account is not collecting, for /healthz
         self.use_move = True  # False forces COPY + \Deleted + EXPUNGE even where MOVE exists
         self._state = ""  # the last state logged: one line per change, not per attempt
         self._failures = 0
@@ -131,13 +144,33 @@ class Account:
         thread.start()
         return thread
 
+    def wake(self) -> None:
+        """From any thread: try again now instead of at the end of the backoff (a reload
+        may have put a new secret in place; a shutdown wants the thread back)."""
+        self._wakeup.set()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, less if the account is woken or stopped."""
+        deadline = time.monotonic() + seconds
+        while not (self.stopping.is_set() or self._wakeup.is_set()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.stopping.wait(min(left, _IDLE_TICK))
+        self._wakeup.clear()
+
     def run(self) -> None:
         while not self.stopping.is_set():
             client = None
             refused = False
             try:
-                client = connect(self.config)
+                client = connect(self.config, tokens=self.tokens)
                 self._session(client)
+            except _TokenDue:
+                log.info(
+                    "imap:%s: the access token is due for renewal; signing in again", self.name
+                )
+                continue  # finally has closed the session; no backoff, no failure
             except TransientError as exc:
                 self._failed("unreachable", logging.WARNING, f"{exc}; reconnecting with backoff")
             except PermanentError as exc:
@@ -151,7 +184,7 @@ class Account:
                 if client is not None:
                     close(client)
             if not self.stopping.is_set():
-                self.stopping.wait(self.backoff.delay(self._failures, refused=refused))
+                self._pause(self.backoff.delay(self._failures, refused=refused))
         log.info("imap:%s: stopped", self.name)
 
     @property
@@ -173,6 +206,7 @@ class Account:
     def _failed(self, state: str, level: int, message: str) -> None:
         self._failures += 1
         if not self.stopping.is_set():
+            self.last_error = state.partition(": ")[2] or state
             self._enter(state, level, message)
 
     # -- one connection ------------------------------------------------------------
@@ -191,6 +225,10 @@ class Account:
         idle = config.idle and b"IDLE" in capabilities
         self._resume(int(selected[b"UIDVALIDITY"]))
         self.logins += 1
+        self.last_error = ""
+        left = self.tokens.seconds_left() if self.tokens is not None else None
+        # At least a second: a token that lives for less would have the account spin.
+        self._renew_at = None if left is None else time.monotonic() + max(1.0, left)
         mode = "IDLE" if idle else f"checking every {config.poll_seconds} s"
         if config.idle and not idle:
             mode += " (the server offers no IDLE)"
@@ -214,17 +252,28 @@ class Account:
                         exc,
                         exc_info=exc.__cause__,
                     )
-                self.stopping.wait(self.backoff.delay(self._failures, refused=False))
+                self._pause(self.backoff.delay(self._failures, refused=False))
                 continue
             if self._state == "store":
                 self._enter("ready", logging.INFO, "storing mail again")
             self._failures = 0  # this session works: a later failure starts backoff afresh
             if self.stopping.is_set():
                 break
+            self._check_token()
             if idle:
                 self._idle(client)
             else:
-                self.stopping.wait(config.poll_seconds)
+                self.stopping.wait(min(config.poll_seconds, self._until_renewal()))
+            self._check_token()
+
+    def _until_renewal(self) -> float:
+        if self._renew_at is None:
+            return float("inf")
+        return max(0.0, self._renew_at - time.monotonic())
+
+    def _check_token(self) -> None:
+        if self._renew_at is not None and time.monotonic() >= self._renew_at:
+            raise _TokenDue
 
     def _resume(self, validity: int) -> None:
         config = self.config
@@ -248,7 +297,8 @@ class Account:
     def _idle(self, client: Any) -> None:
         with mapped("IDLE"):
             client.idle()
-            renew = time.monotonic() + min(IDLE_RENEW_SECONDS, self.config.poll_seconds)
+            wait = min(IDLE_RENEW_SECONDS, self.config.poll_seconds, self._until_renewal())
+            renew = time.monotonic() + wait
             while not self.stopping.is_set() and time.monotonic() < renew:
                 tick = time.monotonic()
                 responses = client.idle_check(timeout=_IDLE_TICK)

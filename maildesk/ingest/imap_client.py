@@ -17,6 +17,7 @@ from imapclient.exceptions import LoginError  # type: ignore[import-untyped, unu
 
 from maildesk.config import ImapConfig
 from maildesk.errors import ConfigError, PermanentError, TransientError
+from maildesk.oauth.tokens import TokenSource
 
 TIMEOUT = 60.0  # socket connect and read timeout
 CLOSE_TIMEOUT = 5.0  # DONE and LOGOUT on the way out: a dead server must not hold us
@@ -50,11 +51,19 @@ def _text(exc: BaseException) -> str:
     return text.removeprefix("b'").removesuffix("'") if text.startswith("b'") else text
 
 
-def connect(config: ImapConfig, *, timeout: float = TIMEOUT) -> Any:
-    """A logged-in IMAPClient. TLS is never downgraded: a failed STARTTLS sends no login."""
+def connect(
+    config: ImapConfig, *, timeout: float = TIMEOUT, tokens: TokenSource | None = None
+) -> Any:
+    """A logged-in IMAPClient. TLS is never downgraded: a failed STARTTLS sends no login.
+
+    With ``config.oauth`` it signs in with a token from ``tokens`` (the credential's one
+    ``TokenSource``, shared by every account that uses it) instead of a password.
+    """
     where = f"{config.host}:{config.port}"
+    if config.oauth and tokens is None:
+        raise PermanentError(f"[[oauth]] {config.oauth}: no token source for account {config.name}")
     with mapped(f"connect to {where}"):
-        password = config.password()
+        password = "" if config.oauth else config.password()
         context = ssl.create_default_context() if config.tls != "none" else None
         client = IMAPClient(
             config.host,
@@ -72,11 +81,33 @@ def connect(config: ImapConfig, *, timeout: float = TIMEOUT) -> Any:
                     )
                 client.starttls(context)
         with mapped(f"login to {where} as {config.username} ({config.password_source()})"):
-            client.login(config.username, password)
+            if tokens is not None and config.oauth:
+                _token_login(client, config.username, tokens)
+            else:
+                client.login(config.username, password)
     except BaseException:
         close(client)
         raise
     return client
+
+
+def _token_login(client: Any, username: str, tokens: TokenSource) -> None:
+    """SASL OAUTHBEARER where the server offers it (RFC 7628, the standard), else XOAUTH2
+    (what Microsoft and Google speak). A refused token may have been revoked or expired
+    early: it is dropped and a new one tried, once; a second refusal is the server's word."""
+    bearer = client.has_capability("AUTH=OAUTHBEARER")
+    for attempt in (1, 2):
+        token = tokens.token()  # PermanentError/TransientError: the token endpoint's answer
+        try:
+            if bearer:
+                client.oauthbearer_login(username, token)
+            else:
+                client.oauth2_login(username, token)
+            return
+        except LoginError:
+            tokens.invalidate(token)
+            if attempt == 2:
+                raise
 
 
 def close(client: Any) -> None:
@@ -103,9 +134,9 @@ class Probe:
     move: bool
 
 
-def probe(config: ImapConfig, *, timeout: float = 15.0) -> Probe:
+def probe(config: ImapConfig, *, timeout: float = 15.0, tokens: TokenSource | None = None) -> Probe:
     """Log in, look at the folders and the server's capabilities, log out."""
-    client = connect(config, timeout=timeout)
+    client = connect(config, timeout=timeout, tokens=tokens)
     try:
         with mapped("check"):
             capabilities = set(client.capabilities())

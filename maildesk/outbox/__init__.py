@@ -3,5 +3,6 @@ the caller's transaction, the transports (SMTP relay, a folder), and the sender 
 delivers due rows with retries.
 
 May import: maildesk.errors, maildesk.model, maildesk.clock, maildesk.templates,
-maildesk.mail, maildesk.config, maildesk.sla.hours, maildesk.store, maildesk.privacy.
+maildesk.mail, maildesk.config, maildesk.sla.hours, maildesk.store, maildesk.privacy,
+maildesk.oauth.
 """

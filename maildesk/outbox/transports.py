@@ -7,6 +7,7 @@ rather than duplicates. A relay outage delays mail with backoff; it never loses 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ from typing import Protocol
 
 from maildesk.config import OutgoingConfig
 from maildesk.errors import PermanentError, TransientError
+from maildesk.oauth.sasl import xoauth2
+from maildesk.oauth.tokens import TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +61,15 @@ class FileTransport:
 class SmtpTransport:
     """Delivery through the institution's relay. TLS is never downgraded."""
 
-    def __init__(self, config: OutgoingConfig, local_hostname: str | None = None) -> None:
+    def __init__(
+        self,
+        config: OutgoingConfig,
+        local_hostname: str | None = None,
+        tokens: TokenSource | None = None,
+    ) -> None:
         self.config = config
         self.local_hostname = local_hostname
+        self.tokens = tokens  # with [outgoing] oauth: AUTH XOAUTH2 instead of a password
 
     def _context(self) -> ssl.SSLContext:
         cafile = str(self.config.ca_file) if self.config.ca_file else None
@@ -89,7 +98,9 @@ class SmtpTransport:
                 if cfg.tls == "starttls":
                     # Raises when the relay offers no STARTTLS: never fall back to plain text.
                     client.starttls(context=self._context())
-                if cfg.username:
+                if cfg.oauth:
+                    self._token_login(client)
+                elif cfg.username:
                     client.login(cfg.username, cfg.password())
                 refused = client.sendmail(mail_from, rcpt_to, raw)
         except smtplib.SMTPAuthenticationError as exc:
@@ -97,6 +108,11 @@ class SmtpTransport:
             raise TransientError(
                 f"relay {cfg.host}:{cfg.port} refused our login: {exc.smtp_code}"
             ) from exc
+        except PermanentError as exc:
+            # Only the token endpoint raises this here (a refused credential): ours to fix
+            # too, so the mail waits, as for a wrong password. The message names the
+            # provider's error code, never the secret or a token.
+            raise TransientError(f"relay {cfg.host}:{cfg.port}: {exc}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise _by_code(min(codes), str(exc.recipients)) from exc
@@ -113,6 +129,39 @@ class SmtpTransport:
                 ", ".join(sorted({str(code) for code, _ in refused.values()})),
             )
 
+    def _token_login(self, client: smtplib.SMTP) -> None:
+        """AUTH XOAUTH2, the one OAuth2 mechanism Exchange Online and Gmail relays take.
+        A refused token is dropped and a new one tried once: it may have been revoked or
+        expired early. A token endpoint that refuses raises PermanentError, which the
+        caller turns into a wait: the mail stays in the outbox until the admin fixes it."""
+        if self.tokens is None:
+            raise TransientError(f"[[oauth]] {self.config.oauth}: no token source for the relay")
+        username = self.config.username
+        client.ehlo_or_helo_if_needed()  # auth() does not, unlike login()
+        offered = client.esmtp_features.get("auth", "").upper().split()
+        if "XOAUTH2" not in offered:
+            raise TransientError(
+                f"relay {self.config.host}:{self.config.port} does not offer AUTH XOAUTH2"
+                f" (it offers {' '.join(offered) or 'no AUTH'}); [outgoing] oauth needs it"
+            )
+        for attempt in (1, 2):
+            token = self.tokens.token()
+            try:
+                # initial_response_ok: the message goes with AUTH itself, as RFC 4954 allows;
+                # on an error challenge smtplib answers with an empty line (the SASL abort).
+                client.auth("XOAUTH2", functools.partial(_first, username=username, token=token))
+                return
+            except smtplib.SMTPAuthenticationError:
+                self.tokens.invalidate(token)
+                if attempt == 2:
+                    raise
+
+
+def _first(challenge: bytes | None = None, *, username: str, token: str) -> str:
+    """XOAUTH2's only client message; any later challenge (the server's JSON error) gets
+    the empty answer that ends the exchange."""
+    return xoauth2(username, token).decode("ascii") if challenge is None else ""
+
 
 def _by_code(code: int, text: str) -> TransientError | PermanentError:
     message = f"{code} {text}"[:300]
@@ -123,9 +172,9 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def make_transport(config: OutgoingConfig) -> Transport:
+def make_transport(config: OutgoingConfig, tokens: TokenSource | None = None) -> Transport:
     if config.transport == "smtp":
-        return SmtpTransport(config)
+        return SmtpTransport(config, tokens=tokens)
     return FileTransport(config.directory)
 
 

@@ -46,6 +46,7 @@ from maildesk.service.health import JobState, install
 from maildesk.service.metrics import Metrics
 from maildesk.service.scheduler import Scheduler
 from maildesk.service.sdnotify import Notifier
+from maildesk.service.tokens import token_sources
 from maildesk.service.web import WebServer
 from maildesk.service.writer import Writer
 from maildesk.sla.sweeps import Sweeps
@@ -77,7 +78,10 @@ class Daemon:
         self.desk = Desk(config, self.store, self.templates, self.secret, self.sealer)
         self.pipeline = Pipeline(self.desk, self.clock)
         self.writer = Writer(self.store, self.pipeline)
-        self.transport: Transport = make_transport(config.outgoing)
+        # One source per [[oauth]] credential, shared by the accounts and the relay that
+        # name it; kept across reloads ([[oauth]] changes wait for a restart).
+        self.tokens = token_sources(config, self.clock)
+        self.transport: Transport = self._transport(config)
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
         self.sender = Sender(self)
@@ -110,6 +114,9 @@ class Daemon:
     @property
     def surveyor(self) -> Surveyor:  # the survey pages answer with the desk in force
         return self.desk.surveyor
+
+    def _transport(self, config: Config) -> Transport:
+        return make_transport(config.outgoing, self.tokens.get(config.outgoing.oauth))
 
     def submit(self, func: Callable[..., T], *args: Any) -> Future[T]:
         return self.writer.submit(func, *args)
@@ -168,7 +175,10 @@ class Daemon:
         if self.config.listener.enabled:
             server = await serve(self.config.listener, handler, socket.getfqdn())
         sink = _ImapSink(self, loop)
-        self.accounts = [Account(a, sink, self._imap_stopping) for a in self.config.imap]
+        self.accounts = [
+            Account(a, sink, self._imap_stopping, tokens=self.tokens.get(a.oauth))
+            for a in self.config.imap
+        ]
         threads = [account.start() for account in self.accounts]
         sending = asyncio.create_task(self.sender.run(self._stop, self._wake))
         self.scheduler.start()  # reminders, escalations, follow-ups: first runs now
@@ -269,6 +279,8 @@ class Daemon:
     async def _stop_imap(self, threads: list[threading.Thread], deadline: float) -> None:
         """Let each account finish what it holds (IDLE done, logout); wait within a bound."""
         self._imap_stopping.set()
+        for account in self.accounts:
+            account.wake()
         until = min(deadline, time.monotonic() + IMAP_STOP_SECONDS)
         for thread in threads:
             await asyncio.to_thread(thread.join, max(0.0, until - time.monotonic()))
@@ -307,8 +319,10 @@ class Daemon:
 
         await self.db(switch)
         self.config, self.templates = config, templates
-        self.transport = make_transport(config.outgoing)
+        self.transport = self._transport(config)
         logs.set_level(config.log_level)
+        for account in self.accounts:  # a failing one tries again now: a secret may be new
+            account.wake()
         for name in later:
             log.warning("reload: the change to %s takes effect at the next restart", name)
         log.info("configuration reloaded from %s: %d queue(s)", source, len(config.queues))

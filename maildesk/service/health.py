@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from maildesk import __version__
 from maildesk.config import Config
+from maildesk.errors import MaildeskError
 from maildesk.outbox.sender import RelayState
 from maildesk.service.metrics import Family, Metrics, gauge, render
 from maildesk.service.web import Request, Response, WebServer
@@ -43,6 +44,16 @@ class ImapAccount(Protocol):
     @property
     def logins(self) -> int: ...
 
+    @property
+    def last_error(self) -> str: ...
+
+
+class Credential(Protocol):
+    """An [[oauth]] credential's token source: only why its last request failed shows."""
+
+    @property
+    def last_error(self) -> MaildeskError | None: ...
+
 
 class Observed(Protocol):
     """What the daemon shows to the HTTP threads."""
@@ -67,6 +78,9 @@ class Observed(Protocol):
 
     @property
     def jobs(self) -> Mapping[str, JobState]: ...
+
+    @property
+    def tokens(self) -> Mapping[str, Credential]: ...
 
     @property
     def started_at(self) -> float: ...  # time.time() at start
@@ -98,11 +112,21 @@ def healthz(daemon: Observed, request: Request) -> Response:
         database["outbox_pending"] = outbox.get("pending", 0)
         database["outbox_failed"] = outbox.get("failed", 0)
     listener = daemon.config.listener
-    imap = {a.name: {"state": a.state, "reconnects": max(0, a.logins - 1)} for a in daemon.accounts}
+    imap = {a.name: _account(a) for a in daemon.accounts}
+    # The token endpoint's last refusal, as its error code and what to fix: the messages
+    # are written without the secret or any token (maildesk.oauth.endpoint.refusal).
+    oauth = {
+        name: {"state": "failing", "error": str(source.last_error)}
+        if source.last_error is not None
+        else {"state": "ok"}
+        for name, source in daemon.tokens.items()
+    }
     relay = {"transport": daemon.config.outgoing.transport, **asdict(daemon.relay)}
     jobs = {name: asdict(job) for name, job in daemon.jobs.items()}
     troubled = (
-        any(a["state"] != "connected" for a in imap.values()) or daemon.relay.state == "failing"
+        any(a["state"] != "connected" for a in imap.values())
+        or daemon.relay.state == "failing"
+        or any(o["state"] == "failing" for o in oauth.values())
     )
     if daemon.stopping:
         status = "stopping"
@@ -122,6 +146,7 @@ def healthz(daemon: Observed, request: Request) -> Response:
             "address": f"{listener.protocol}://{listener.host}:{listener.port}",
         },
         "imap": imap,
+        "oauth": oauth,
         "relay": relay,
         "scheduler": {"state": "stopped" if daemon.stopping else "running", "jobs": jobs},
         "database": database,
@@ -132,6 +157,13 @@ def healthz(daemon: Observed, request: Request) -> Response:
         (json.dumps(body, indent=2) + "\n").encode("utf-8"),
         "application/json",
     )
+
+
+def _account(account: ImapAccount) -> dict[str, Any]:
+    entry: dict[str, Any] = {"state": account.state, "reconnects": max(0, account.logins - 1)}
+    if account.state != "connected" and account.last_error:
+        entry["error"] = account.last_error
+    return entry
 
 
 def metrics(daemon: Observed, request: Request) -> Response:

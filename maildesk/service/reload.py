@@ -24,6 +24,7 @@ RESTART_ONLY = {
     "listener": "[listener]",
     "http": "[http]",
     "imap": "[[imap]]",
+    "oauth": "[[oauth]]",  # the token sources the accounts hold
 }
 
 
@@ -48,6 +49,11 @@ def prepare(old: Config) -> tuple[Config, Templates, list[str]]:
         for account in new.imap
         if account.queue not in queues
     ]
+    if new.outgoing.oauth and new.outgoing.oauth not in {o.name for o in new.oauth}:
+        problems.append(
+            f"key 'outgoing.oauth': [[oauth]] {new.outgoing.oauth!r} is not among the credentials"
+            " the daemon started with; a new [[oauth]] table takes effect at the next restart"
+        )
     templates = Templates(new.templates_dir, new.language)
     for language in dict.fromkeys([new.language, *(q.language for q in new.queues)]):
         names = _template_names(new.templates_dir, language)

@@ -1,0 +1,206 @@
+"""``maildesk run`` signing in with OAuth2: an [[imap]] account on the Dovecot with the
+oauth2 passdb and a relay that takes only XOAUTH2, both checking each token with the
+tests' token endpoint. Tokens live 12 s, so the daemon renews them as it runs."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maildesk.oauth.tokens import store_refresh_token
+from tests.e2e.test_imap_daemon import ImapDesk
+from tests.ingest.test_imap import message, wait_until
+from tests.servers.dovecot_oauth import OAuthDovecot
+from tests.servers.oauth_relay import OAuthRelay
+from tests.servers.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
+
+pytestmark = pytest.mark.server
+
+LIFETIME = 12  # seconds; renewed a tenth before: every 10.8 s
+
+
+@pytest.fixture
+def tokens() -> Iterator[OAuthServer]:
+    server = OAuthServer(users={CLIENT_ID: "info"}, lifetime=LIFETIME)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def dovecot(tmp_path: Path, tokens: OAuthServer) -> Iterator[OAuthDovecot]:
+    problem: RuntimeError | None = None
+    try:
+        server = OAuthDovecot(tmp_path / "dovecot", tokens.introspection_url)
+        server.add_user("info", "password-for-append")
+        server.start()
+    except RuntimeError as exc:
+        problem = exc
+    if problem is not None:
+        pytest.fail(f"the test Dovecot with OAuth2 cannot run: {problem}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def relay(tokens: OAuthServer) -> Iterator[OAuthRelay]:
+    with OAuthRelay(tokens.introspection_url) as server:
+        yield server
+
+
+class OAuthDesk(ImapDesk):
+    """The daemon with account info on ``dovecot`` and the relay, both through [[oauth]]."""
+
+    def __init__(
+        self, folder: Path, dovecot: OAuthDovecot, tokens: OAuthServer, relay: OAuthRelay,
+        grant: str = "client_credentials",
+    ) -> None:  # fmt: skip
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "app.secret").write_text(CLIENT_SECRET + "\n", encoding="utf-8")
+        if grant == "refresh_token":
+            store_refresh_token(
+                folder / "app.secret.refresh-token", tokens.issue_refresh_token("info")
+            )
+        super().__init__(folder, dovecot, {"info": {"oauth": "app", "password_file": ""}})
+        text = self.config.read_text(encoding="utf-8").replace('password_file = ""\n', "")
+        self.config.write_text(
+            text + f'\n[[oauth]]\nname = "app"\nprovider = "generic"\nclient_id = "{CLIENT_ID}"\n'
+            f'client_secret_file = "app.secret"\ntoken_url = "{tokens.token_url}"\n'
+            f'scopes = ["mail"]\ngrant = "{grant}"\n\n'
+            f'[outgoing]\ntransport = "smtp"\nhost = "{relay.host}"\nport = {relay.port}\n'
+            'tls = "none"\nusername = "info"\noauth = "app"\nretry_seconds = 1\n',
+            encoding="utf-8",
+        )
+
+    def http(self, path: str) -> str:
+        url = f"http://127.0.0.1:{self.http_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return str(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            return str(exc.read().decode("utf-8"))
+
+    def health(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.http("/healthz"))
+        return found
+
+    def pending(self) -> int:
+        return self.count("SELECT count(*) FROM outbox WHERE state = 'pending'")
+
+
+@pytest.fixture
+def desk(
+    tmp_path: Path, dovecot: OAuthDovecot, tokens: OAuthServer, relay: OAuthRelay
+) -> Iterator[OAuthDesk]:
+    daemon = OAuthDesk(tmp_path / "desk", dovecot, tokens, relay)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def test_mail_comes_in_over_xoauth2_through_token_expiry_and_acks_go_out(
+    desk: OAuthDesk, dovecot: OAuthDovecot, tokens: OAuthServer, relay: OAuthRelay
+) -> None:
+    desk.start()
+    desk.ready("info")
+    dovecot.append("info", "INBOX", message(1))
+    wait_until(lambda: desk.inbound() == 1, timeout=15, what="the first message")
+    [ack] = relay.wait_for(1, timeout=15)
+    assert ack.rcpt_tos == ("p1@alumnos.example",)
+    assert relay.logins[0] == "info"
+    first = tokens.token_requests
+
+    # The token runs out while the account sits in IDLE: it signs in again before that.
+    wait_until(
+        lambda: (
+            tokens.token_requests > first and bool(desk.lines("due for renewal; signing in again"))
+        ),
+        timeout=LIFETIME + 10,
+        what="the account to renew its session with a new token",
+    )
+    tokens.expire_access_tokens()  # the first token is dead for sure now
+    wait_until(lambda: len(desk.lines("due for renewal")) >= 2, timeout=LIFETIME + 10)
+    dovecot.append("info", "INBOX", message(2))
+    wait_until(lambda: desk.inbound() == 2, timeout=15, what="the message after the expiry")
+    assert len(relay.wait_for(2, timeout=15)) == 2
+    assert desk.folder_flags("info", "INBOX") == {}
+    health = desk.health()
+    assert health["imap"]["info"]["state"] == "connected"
+    assert health["oauth"] == {"app": {"state": "ok"}}
+    assert desk.alive()
+
+
+def test_a_revoked_credential_fails_the_account_keeps_the_mail_and_recovers(
+    desk: OAuthDesk, dovecot: OAuthDovecot, tokens: OAuthServer, relay: OAuthRelay
+) -> None:
+    desk.start()
+    desk.ready("info")
+    tokens.refuse = True  # the secret is revoked, and with it every token
+    tokens.expire_access_tokens()
+    wait_until(
+        lambda: desk.health()["imap"]["info"]["state"] == "refused", timeout=LIFETIME + 10,
+        what="the account to fail",
+    )  # fmt: skip
+    health = desk.health()
+    assert health["status"] == "degraded"
+    assert health["oauth"]["app"]["state"] == "failing"
+    assert "invalid_client" in health["oauth"]["app"]["error"]
+    assert "invalid_client" in health["imap"]["info"]["error"]
+    [line] = [x for x in desk.lines("imap:info: ") if "invalid_client" in x]
+    assert "AADSTS7000215" in line
+
+    dovecot.append("info", "INBOX", message(3))  # waits on the server
+    desk.send(message(4), sender="p4@alumnos.example", to=["info@uni.example"])  # by SMTP
+    wait_until(lambda: desk.pending() == 1, timeout=15, what="the acknowledgement to wait")
+    assert relay.messages == []
+    assert desk.inbound() == 1  # the one that came by SMTP; the IMAP one is on the server
+    assert len(desk.folder_flags("info", "INBOX")) == 1
+    assert desk.alive()
+
+    tokens.refuse = False  # a working secret again: both recover by themselves
+    wait_until(lambda: desk.inbound() == 2, timeout=45, what="the account to recover")
+    wait_until(lambda: desk.pending() == 0, timeout=30, what="the acknowledgements to go out")
+    assert sorted(m.rcpt_tos[0] for m in relay.wait_for(2)) == [
+        "p3@alumnos.example",
+        "p4@alumnos.example",
+    ]
+    health = desk.health()
+    assert health["imap"]["info"]["state"] == "connected"
+    assert "error" not in health["imap"]["info"]
+    assert health["oauth"] == {"app": {"state": "ok"}}
+
+
+def test_no_token_or_secret_appears_in_the_log_check_healthz_or_metrics(
+    tmp_path: Path, dovecot: OAuthDovecot, tokens: OAuthServer, relay: OAuthRelay
+) -> None:
+    desk = OAuthDesk(tmp_path / "desk", dovecot, tokens, relay, grant="refresh_token")
+    try:
+        desk.start()
+        desk.ready("info")
+        dovecot.append("info", "INBOX", message(5))
+        relay.wait_for(1, timeout=15)
+        wait_until(lambda: bool(desk.lines("due for renewal")), timeout=LIFETIME + 10)  # rotated
+        tokens.refuse = True
+        wait_until(
+            lambda: desk.health()["oauth"]["app"]["state"] == "failing", timeout=LIFETIME + 10
+        )
+        seen = [desk.http("/healthz"), desk.http("/metrics")]
+        check = desk.cli("check", check=False)
+        tokens.refuse = False
+        seen += [check.stdout, check.stderr, desk.cli("check").stdout]
+    finally:
+        desk.stop()
+    seen.append(desk.log())
+    assert "invalid_client" in check.stderr  # the refusal was there to leak a secret
+    secrets = [CLIENT_SECRET, *tokens.issued()]
+    assert len(secrets) >= 4  # the secret, refresh tokens and access tokens
+    for text in seen:
+        for secret in secrets:
+            assert secret not in text
