@@ -123,7 +123,9 @@ class Daemon:
         return Sweeps(self.desk)
 
     def _monthly_report(self, now: datetime) -> str | None:  # on the writer thread
-        return MonthlyReport(self.config, self.store, self.desk.templates).run(now)
+        return MonthlyReport(self.config, self.store, self.desk.templates, self.desk.mailer).run(
+            now
+        )
 
     def open_recipients(self, rcpt: list[str]) -> list[str]:  # on the writer thread
         return sealed.open_recipients(self.store, self.sealer, rcpt)

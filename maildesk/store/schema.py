@@ -327,6 +327,28 @@ def _listing_indexes(db: Database) -> None:
     )
 
 
+@migrations(name="0012_outbox_recipients")
+def _outbox_recipients(db: Database) -> None:
+    # The loop cap (outbox/mailer.py) counts the mail queued for each address in the last
+    # hour, every recipient of it: outbox.recipient names only the first, and a group's
+    # notification has several. Its rows go with their outbox row (purge, erasure).
+    db.executescript(
+        """
+        CREATE TABLE outbox_recipients (
+            outbox INTEGER NOT NULL REFERENCES outbox(id),
+            address TEXT NOT NULL,            -- lower case
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX outbox_recipients_address ON outbox_recipients(address, created_at);
+        CREATE INDEX outbox_recipients_outbox ON outbox_recipients(outbox);
+        INSERT INTO outbox_recipients (outbox, address, kind, created_at)
+            SELECT o.id, lower(j.value), o.kind, o.created_at
+            FROM outbox o, json_each(o.rcpt_to) j;
+        """
+    )
+
+
 def connect(path: str) -> Database:
     """Open the store with the settings every connection needs, and migrate it."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
