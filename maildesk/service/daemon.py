@@ -134,6 +134,10 @@ class Daemon:
         """Run ``func(*args)`` on the writer thread and wait for it."""
         return await asyncio.wrap_future(self.writer.submit(func, *args))
 
+    async def db_committed(self, func: Callable[..., T], *args: object) -> T:
+        """``db``, answered at the commit rather than after the fsync (writer.py)."""
+        return await asyncio.wrap_future(self.writer.submit_committed(func, *args))
+
     async def accept(self, raw: bytes, envelope: Envelope) -> Outcome:
         if self._closed:
             raise TransientError("shutting down; the message was not taken")

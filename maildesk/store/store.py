@@ -446,15 +446,6 @@ class Store:
             (iso(now), row_id),
         )
 
-    def outbox_sent_rows(self, row_ids: Sequence[int], now: datetime) -> None:
-        """``outbox_sent`` for each of ``row_ids``, in one transaction."""
-        with self.transaction():
-            self.conn.executemany(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
-                " last_error = '' WHERE id = ? AND state = 'pending'",
-                [(iso(now), row_id) for row_id in row_ids],
-            )
-
     def outbox_retry(self, row_id: int, error: str, next_at: datetime) -> None:
         self.conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
