@@ -37,7 +37,7 @@ from maildesk.ingest.imap import Account
 from maildesk.ingest.pipeline import Pipeline
 from maildesk.ingest.smtp import Handler, serve
 from maildesk.outbox.sender import RelayState, Sender
-from maildesk.outbox.transports import Transport, make_transport
+from maildesk.outbox.transports import FileTransport, Transport, make_transport
 from maildesk.privacy import purge as privacy
 from maildesk.privacy import sealed
 from maildesk.reports.monthly import MonthlyReport
@@ -168,6 +168,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload.set)
+        if isinstance(self.transport, FileTransport):  # before the listener and the sender
+            self.transport.clear_partial()
         self._start_web()
         handler = Handler(self.accept, self.serves, self.config.listener.protocol)
         server = None

@@ -57,3 +57,24 @@ def test_a_kill_mid_pass_resends_at_most_the_delivery_in_flight(
         assert len(counts) == REQUESTS
     finally:
         assert desk.stop() == 0, desk.log()
+
+
+def test_unfinished_files_left_in_the_outbox_folder_are_cleared_at_start(tmp_path: Path) -> None:
+    desk = Maildesk(tmp_path / "desk")
+    desk.start()
+    try:
+        with desk.smtp() as client:
+            for n in range(30):
+                client.send_message(mail(f"q{n:02d}@example.com", "info@uni.example", f"Caso {n}"))
+        desk.kill()  # perhaps in the middle of writing one
+        # What a kill inside FileTransport.send leaves: half a message under a temporary name.
+        left = desk.outbox / ".tmp-k1ll3d.part"
+        left.write_bytes(b"From: info@uni.example\r\nSubject: [INFO#")
+        desk.start()
+        files = desk.outbox_files(30)
+        assert not list(desk.outbox.glob("*.part"))
+        assert "removed 1 unfinished .part file(s) from the outbox folder" in desk.log()
+        wait_until(lambda: all(r["state"] == "sent" for r in desk.json("outbox")), "every row sent")
+        assert len(files) == 30
+    finally:
+        assert desk.stop() == 0, desk.log()
