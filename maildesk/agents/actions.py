@@ -212,6 +212,8 @@ class Actions:
             ),
             now,
         )
+        if message_id is None:  # never: a person's reply is outside the loop cap (mailer.py)
+            raise RuntimeError(f"the reply on ticket {ticket.number} was not queued")
         tickets.first_response(self.store, ticket.number, now)
         if ticket.state in (State.NEW, State.REOPENED):
             tickets.change_state(self.store, ticket.number, State.OPEN, now)
@@ -243,7 +245,7 @@ class Actions:
             attachments=tickets.attachments(self.store, message) if message else [],
             now=now,
             assigned_by=actor.label,
-            leave_out=actor.agent.address if actor.agent else "",
+            leave_out=(actor.agent.address,) if actor.agent else (),
         )
 
     def change_state(

@@ -6,13 +6,13 @@ Everything goes through the store and the Mailer inside the caller's transaction
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
 from maildesk.agents.directory import Directory, audience, marker, supervisors
-from maildesk.config import Config, QueueConfig
+from maildesk.config import AgentConfig, Config, QueueConfig
 from maildesk.errors import MaildeskError
 from maildesk.mail.commands import Refusal
 from maildesk.mail.parsed import Address, Attachment
@@ -94,16 +94,17 @@ class Notices:
         unverified_agent: str = "",
         claimed: str = "",
         assigned_by: str = "",
-        leave_out: str = "",
+        leave_out: Collection[str] = (),
+        to: Sequence[AgentConfig] | None = None,
     ) -> None:
-        """Tell the ticket's agent (else its group) what arrived, from the queue address and
-        with Reply-To it, so that answering the notification answers the requester."""
+        """Tell the ticket's agent (else its group; or ``to``) what arrived, from the queue
+        address and with Reply-To it, so that answering the notification answers the
+        requester. Nobody in ``leave_out`` is told."""
         queue = self.queue_of(ticket)
-        people = [
-            a
-            for a in audience(self.directory, queue, ticket.assignee, ticket.group)
-            if a.address != leave_out
-        ]
+        chosen = (
+            audience(self.directory, queue, ticket.assignee, ticket.group) if to is None else to
+        )
+        people = [a for a in chosen if a.address not in leave_out]
         if not people:
             return
         attach = queue.notify_attachments == "attach"
@@ -142,6 +143,11 @@ class Notices:
                 now,
             )
         self.store.add_event(ticket.number, "notified", ", ".join(a.address for a in people), now)
+
+    def coordinators(self, ticket: Ticket) -> list[AgentConfig]:
+        """The coordinators among those told about ``ticket``."""
+        group = audience(self.directory, self.queue_of(ticket), None, ticket.group)
+        return [a for a in group if a.coordinator]
 
 
 def _size(size: int) -> str:

@@ -65,6 +65,7 @@ class CalendarConfig:
 @dataclass(frozen=True)
 class LimitsConfig:
     auto_replies_per_hour: int = 5
+    mails_per_recipient_per_hour: int = 100
     max_attachments: int = 50
     max_attachment_bytes: int = 20971520
 

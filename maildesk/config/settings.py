@@ -281,6 +281,16 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 maximum=1000,
             ),
             Setting(
+                "mails_per_recipient_per_hour",
+                100,
+                "At most this many mails of ours to one address per hour, of every kind"
+                " (notifications, reminders, escalations, digests, reports, surveys,"
+                " acknowledgements) but agents' own replies; beyond it a recipient is"
+                " skipped, logged and noted on the ticket, so no loop floods a mailbox.",
+                minimum=1,
+                maximum=100000,
+            ),
+            Setting(
                 "max_attachments",
                 50,
                 "Attachments kept per message; the rest stay only in the raw mail, and the"

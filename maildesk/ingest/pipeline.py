@@ -19,6 +19,7 @@ from maildesk.clock import Clock
 from maildesk.config import QueueConfig, address_matches, queue_for
 from maildesk.desk import Desk
 from maildesk.errors import MalformedMail
+from maildesk.ingest.bounced import Bounces
 from maildesk.ingest.envelope import (
     Duplicate,
     Envelope,
@@ -28,7 +29,7 @@ from maildesk.ingest.envelope import (
     envelope_address,
 )
 from maildesk.ingest.inbound import concrete_address, dedupe_key, inbound_row, within_limits
-from maildesk.mail.bounces import bounced_message_ids, bounced_recipients
+from maildesk.mail.bounces import bounced_message_ids
 from maildesk.mail.classify import Classification, MailKind, classify
 from maildesk.mail.parse import parse
 from maildesk.mail.parsed import Address, Attachment, ParsedMail
@@ -91,6 +92,7 @@ class Pipeline:
         self.intake = desk.intake
         self.surveys = desk.surveyor
         self.masking = desk.masking
+        self.bounces = Bounces(desk)
         self.tags = {q.tag for q in desk.config.queues}
         self.agents = desk.config.agent_addresses()
         self.own = list(desk.config.own_addresses)
@@ -153,7 +155,7 @@ class Pipeline:
             arrival = self._kept(arrival)
             outcome = self._store(arrival, decision)
             if bounced:
-                self._record_bounce(arrival, bounced)
+                self.bounces.record(raw, kind.reason, arrival.mail.text, bounced, now)
             # Said once it is true: in a group committed together, at the group's commit.
             self.store.after_commit(
                 partial(
@@ -367,26 +369,6 @@ class Pipeline:
     def _over_rate(self, address: str, now: datetime) -> bool:
         sent = self.store.automatic_sent_since(address, now - timedelta(hours=1))
         return sent >= self.config.limits.auto_replies_per_hour
-
-    def _record_bounce(self, arrival: Arrival, bounced: Sequence[str]) -> None:
-        raw, mail, now = arrival.raw, arrival.mail, arrival.now
-        addresses = bounced_recipients(raw)
-        for row_id, ticket in self.store.bounce_outbox(bounced, arrival.kind.reason):
-            named = addresses
-            if ticket is not None:
-                named = self.masking.named(addresses, self.intake.actions.ticket(ticket).queue)
-            failed = ", ".join(named) or "?"
-            self.store.add_event(ticket, "bounced", f"outbox row {row_id} to {failed}", now)
-            log.warning("outgoing mail bounced: outbox row %d ticket=%s", row_id, ticket)
-            if ticket is not None:  # the agents must know the requester did not get it
-                self.intake.actions.notify(
-                    self.intake.actions.ticket(ticket),
-                    event="bounced",
-                    sender=Address(failed),
-                    text=mail.text[:4000],
-                    attachments=(),
-                    now=now,
-                )
 
     def _answer(
         self,

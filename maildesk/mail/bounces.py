@@ -6,7 +6,7 @@ status notifications first, then what non-standard bounces write in their text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email import message_from_bytes
 from email.message import Message
 from email.parser import HeaderParser
@@ -87,6 +87,18 @@ def bounced_recipients(raw: bytes) -> list[str]:
         return _unique(found)
     except Exception:  # garbage in, nothing out
         return []
+
+
+def who_failed(reported: Sequence[str], recipients: Sequence[str]) -> list[str]:
+    """Which of a bounced mail's ``recipients`` did not get it: those the bounce reports,
+    else (it names nobody we wrote to: a forward downstream, a bounce that says nothing)
+    every recipient, since one of them failed and we cannot tell which.
+
+    >>> who_failed(["b@x"], ["a@x", "B@x"]), who_failed(["b@fwd.example"], ["a@x"])
+    (['B@x'], ['a@x'])
+    """
+    named = {a.lower() for a in reported}
+    return [a for a in recipients if a.lower() in named] or list(recipients)
 
 
 def _parts(message: Message) -> Iterator[Message]:

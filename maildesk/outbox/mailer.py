@@ -1,14 +1,25 @@
 """Queue a mail about a ticket: render its template, compose it, record it, put it in the
 outbox. Called inside the transaction that causes the mail (ARCHITECTURE.md invariant 3),
 by the pipeline (acknowledgements), agent replies and notifications, and timed jobs.
+
+Every mail we send passes here, and here is the loop cap: at most
+``[limits] mails_per_recipient_per_hour`` mails to one address per hour. A loop needs
+a machine on each side; whatever the other machine is (an autoresponder, a mailbox that
+bounces, a forwarding rule back to us), the mail of ours in the loop is automatic, so
+capping every automatic kind ends every loop. Agents' replies are written by a person,
+one at a time: they are neither counted nor held back, since counting them would let a
+lively conversation silence the requester's survey, and holding one back would lose
+what a person wrote.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +30,11 @@ from maildesk.mail.thread import format_tag, sign_message_id
 from maildesk.sla.hours import schedule_rows, utc_offset, zone_place
 from maildesk.store.store import NewMessage, OutgoingMail, Store
 from maildesk.templates import Templates
+
+log = logging.getLogger(__name__)
+
+# Written by a person, one at a time: outside the loop cap (see above).
+UNCAPPED = ("reply",)
 
 # The letter a signed Message-ID carries, per kind of mail: a reply to it names the kind.
 SIGN_KIND = {
@@ -75,8 +91,14 @@ class Mailer:
             "anonymous": queue.anonymous,
         }
 
-    def queue(self, mail: Mail, now: datetime) -> str:
-        """Record and enqueue ``mail``; returns its signed Message-ID. Needs a transaction."""
+    def queue(self, mail: Mail, now: datetime) -> str | None:
+        """Record and enqueue ``mail``; returns its signed Message-ID, or None when the loop
+        cap left it no recipient. Needs a transaction."""
+        kept = set(self.within_cap(mail.kind, mail.ticket, [a.email for a in mail.to], now))
+        if not kept:
+            return None
+        if len(kept) < len(mail.to):
+            mail = replace(mail, to=[a for a in mail.to if a.email in kept])
         domain = mail.from_address.rpartition("@")[2] or "localhost"
         sign = SIGN_KIND.get(mail.kind, "o")
         message_id = sign_message_id(self.secret, mail.ticket, sign, secrets.token_hex(6), domain)
@@ -134,3 +156,40 @@ class Mailer:
             now,
         )
         return message_id
+
+    def enqueue(self, mail: OutgoingMail, now: datetime) -> int | None:
+        """Put mail composed elsewhere (digests, reports: about no single ticket) in the
+        outbox, under the same loop cap; its outbox row, or None if nobody is left."""
+        kept = self.within_cap(mail.kind, mail.ticket, mail.rcpt_to, now)
+        if not kept:
+            return None
+        # The To header still names everyone; only the envelope leaves the capped out.
+        return self.store.enqueue(replace(mail, rcpt_to=kept), None, now)
+
+    def within_cap(
+        self, kind: str, ticket: int | None, recipients: Sequence[str], now: datetime
+    ) -> list[str]:
+        """``recipients`` who may get one more mail of ``kind`` now; the others are noted on
+        the ticket and logged, once the transaction that skipped them commits."""
+        if kind in UNCAPPED:
+            return list(recipients)
+        limit = self.config.limits.mails_per_recipient_per_hour
+        since = now - timedelta(hours=1)
+        kept = []
+        for address in recipients:
+            if self.store.mail_to_since(address, since, UNCAPPED) < limit:
+                kept.append(address)
+                continue
+            self.store.add_event(ticket, "loop-capped", f"no {kind} to {address}", now)
+            self.store.after_commit(
+                partial(
+                    log.warning,
+                    "loop cap: not sending %s to %s (%d mails this hour,"
+                    " limits.mails_per_recipient_per_hour) ticket=%s",
+                    kind,
+                    address,
+                    limit,
+                    ticket if ticket is not None else "-",
+                )
+            )
+        return kept

@@ -6,9 +6,13 @@ that hangs cannot make a shutdown overrun its bound; the row then stays pending 
 sent at the next start (at-least-once, as after a crash). Starting a thread per delivery
 cost the event loop more than the file transport's write.
 
-Rows delivered in one pass are marked sent together, in one transaction (one fsync
-instead of one per row, on the writer that also commits inbound mail). A crash before
-that commit sends the pass's mail again at the next start, as it always could.
+Each row is marked sent as soon as the relay took it, in its own commit, and the next
+delivery waits for that commit but not for the disk: the writer's sync thread fsyncs
+later, one fsync for many commits (writer.py, syncer.py). A commit not yet on disk
+survives a kill of the process, so a crash sends again at most the one delivery in
+flight; only a power cut may lose a few marks and send those rows again (at-least-once).
+Marking a whole pass in one transaction at its end, as before, cost as few fsyncs but
+sent the pass's mail again after a kill.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ class Host(Protocol):
 
     async def db(self, func: Callable[..., T], *args: object) -> T: ...
 
+    async def db_committed(self, func: Callable[..., T], *args: object) -> T: ...
+
     def open_recipients(self, rcpt: list[str]) -> list[str]: ...
 
 
@@ -78,7 +84,6 @@ class Sender:
     def __init__(self, daemon: Host) -> None:
         self.daemon = daemon
         self.relay = RelayState()  # read by /healthz: replaced whole, never changed in place
-        self._delivered: list[int] = []  # rows of this pass sent and not yet marked so
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Deliver what is due until ``stop``; ``wake`` says new rows were written."""
@@ -108,22 +113,12 @@ class Sender:
             rows = await daemon.db(daemon.store.due_outbox, daemon.clock.now())
             if not rows:
                 return
-            try:
-                for row in rows:
-                    if (stop is not None and stop.is_set()) or (
-                        deadline is not None and time.monotonic() >= deadline
-                    ):
-                        return
-                    await self._deliver(row, deadline)
-            finally:  # before the next look at the outbox, which would find them pending
-                await self._mark_delivered()
-
-    async def _mark_delivered(self) -> None:
-        if not self._delivered:
-            return
-        delivered, self._delivered = self._delivered, []
-        daemon = self.daemon
-        await daemon.db(daemon.store.outbox_sent_rows, delivered, daemon.clock.now())
+            for row in rows:
+                if (stop is not None and stop.is_set()) or (
+                    deadline is not None and time.monotonic() >= deadline
+                ):
+                    return
+                await self._deliver(row, deadline)
 
     def _ref(self, row: sqlite3.Row) -> str:
         if row["ticket"] is None:
@@ -162,7 +157,8 @@ class Sender:
                 daemon.metrics.delivery("retry")
                 await daemon.db(daemon.store.outbox_retry, row_id, str(exc), retry)
         else:
-            self._delivered.append(row_id)
+            # Committed before the next delivery starts: a kill re-sends only the one in flight.
+            await daemon.db_committed(daemon.store.outbox_sent, row_id, daemon.clock.now())
             self._relay("ok", "")
             daemon.metrics.delivery("sent")
             log.info("sent %s to %s", what, ", ".join(rcpt))

@@ -35,17 +35,40 @@ class Transport(Protocol):
         ...
 
 
+_PARTIAL = ".tmp-*.part"  # a message being written; renamed to its .eml when whole
+
+
 class FileTransport:
     """The embedded default: every outgoing message becomes an .eml file in a folder."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    def clear_partial(self) -> int:
+        """Remove what a kill left half-written, which nothing would ever finish; how
+        many. Only at start: while the daemon runs, a delivery may be writing one. Their
+        rows were not marked sent, so those messages are written again, whole."""
+        removed = 0
+        try:
+            for path in self.directory.glob(_PARTIAL) if self.directory.is_dir() else ():
+                path.unlink(missing_ok=True)
+                removed += 1
+        except OSError as exc:  # the folder's own trouble shows at the first delivery
+            log.warning("cannot clear unfinished files in the outbox folder: %s", exc)
+        if removed:
+            log.warning(
+                "removed %d unfinished .part file(s) from the outbox folder %s, left by a"
+                " crash; their messages are written again",
+                removed,
+                self.directory,
+            )
+        return removed
+
     def send(self, row_id: int, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             final = self.directory / f"{row_id:08d}.eml"
-            # Write then rename: a reader never sees half a message.
+            # Write then rename: a reader never sees half a message (names as _PARTIAL).
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(raw)

@@ -17,6 +17,7 @@ from maildesk.config import Config
 from maildesk.config.sla import working_calendar
 from maildesk.mail.compose import Outgoing, compose
 from maildesk.mail.parsed import Address, Attachment
+from maildesk.outbox.mailer import Mailer
 from maildesk.reports.indicators import Report, chart_context, summary
 from maildesk.reports.queries import month_bounds, monthly, previous_month
 from maildesk.store.store import OutgoingMail, Store, iso
@@ -38,10 +39,11 @@ def sent_key(month: str) -> str:
 
 
 class MonthlyReport:
-    def __init__(self, config: Config, store: Store, templates: Templates) -> None:
+    def __init__(self, config: Config, store: Store, templates: Templates, mailer: Mailer) -> None:
         self.config = config
         self.store = store
         self.templates = templates
+        self.mailer = mailer  # every mail of ours goes through it (the loop cap)
 
     def due(self, now: datetime) -> str | None:
         """The month whose report is due at ``now`` and not sent yet, if any."""
@@ -98,6 +100,4 @@ class MonthlyReport:
                 attachments=[Attachment(f"report-{month}.html", "text/html", html.encode("utf-8"))],
             )
         )
-        self.store.enqueue(
-            OutgoingMail(None, "report", message_id, sender, recipients, raw), None, now
-        )
+        self.mailer.enqueue(OutgoingMail(None, "report", message_id, sender, recipients, raw), now)

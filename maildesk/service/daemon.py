@@ -37,7 +37,7 @@ from maildesk.ingest.imap import Account
 from maildesk.ingest.pipeline import Pipeline
 from maildesk.ingest.smtp import Handler, serve
 from maildesk.outbox.sender import RelayState, Sender
-from maildesk.outbox.transports import Transport, make_transport
+from maildesk.outbox.transports import FileTransport, Transport, make_transport
 from maildesk.privacy import purge as privacy
 from maildesk.privacy import sealed
 from maildesk.reports.monthly import MonthlyReport
@@ -130,7 +130,9 @@ class Daemon:
         return Sweeps(self.desk)
 
     def _monthly_report(self, now: datetime) -> str | None:  # on the writer thread
-        return MonthlyReport(self.config, self.store, self.desk.templates).run(now)
+        return MonthlyReport(self.config, self.store, self.desk.templates, self.desk.mailer).run(
+            now
+        )
 
     def open_recipients(self, rcpt: list[str]) -> list[str]:  # on the writer thread
         return sealed.open_recipients(self.store, self.sealer, rcpt)
@@ -138,6 +140,10 @@ class Daemon:
     async def db(self, func: Callable[..., T], *args: object) -> T:
         """Run ``func(*args)`` on the writer thread and wait for it."""
         return await asyncio.wrap_future(self.writer.submit(func, *args))
+
+    async def db_committed(self, func: Callable[..., T], *args: object) -> T:
+        """``db``, answered at the commit rather than after the fsync (writer.py)."""
+        return await asyncio.wrap_future(self.writer.submit_committed(func, *args))
 
     async def accept(self, raw: bytes, envelope: Envelope) -> Outcome:
         if self._closed:
@@ -169,6 +175,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload.set)
+        if isinstance(self.transport, FileTransport):  # before the listener and the sender
+            self.transport.clear_partial()
         self._start_web()
         handler = Handler(self.accept, self.serves, self.config.listener.protocol)
         server = None

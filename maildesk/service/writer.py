@@ -35,6 +35,7 @@ _MAX_BATCH = 64  # bounds the time a sender waits for our 250 behind others
 class _Job:
     future: Future[Any] = field(default_factory=Future)
     call: Callable[[], Any] | None = None  # any store work
+    durable: bool = True  # answer after the fsync (else at the commit; see submit_committed)
     raw: bytes = b""  # or a message to ingest
     envelope: Envelope | None = None
 
@@ -69,6 +70,15 @@ class Writer:
     def submit(self, func: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``func(*args)`` on the writer thread."""
         job = _Job(call=lambda: func(*args))
+        self._jobs.put(job)
+        return job.future
+
+    def submit_committed(self, func: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``func(*args)`` on the writer thread; the future resolves once it committed,
+        before the fsync. Such a commit outlives a kill of the process (its pages are in
+        the kernel), not a power cut: for records whose loss only repeats work, as the
+        outbox sender's "this row was delivered" (a lost one sends that row again)."""
+        job = _Job(call=lambda: func(*args), durable=False)
         self._jobs.put(job)
         return job.future
 
@@ -116,6 +126,10 @@ class Writer:
             settlement = Settlement(job.future, job.call())
         except BaseException as exc:
             settlement = Settlement(job.future, error=exc)
+        if not job.durable:
+            settlement.settle(None)
+            # Still on disk soon, with whatever the sync thread flushes next.
+            settlement = Settlement(Future())
         self._syncer.settle([settlement])
 
     def _ingest(self, batch: list[_Job]) -> None:

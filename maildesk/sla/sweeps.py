@@ -287,9 +287,7 @@ class Sweeps:
                 auto_submitted="auto-generated",
             )
         )
-        self.store.enqueue(
-            OutgoingMail(None, "digest", message_id, sender, [recipient], raw), None, now
-        )
+        self.mailer.enqueue(OutgoingMail(None, "digest", message_id, sender, [recipient], raw), now)
 
     # -- follow-ups --------------------------------------------------------------------------
 

@@ -355,6 +355,35 @@ def _outbox_claims(db: Schema) -> None:
     db.executescript("ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
 
 
+@migrations(name="0014_outbox_recipients")
+def _outbox_recipients(db: Schema) -> None:
+    # The loop cap (outbox/mailer.py) counts the mail queued for each address in the last
+    # hour, every recipient of it: outbox.recipient names only the first, and a group's
+    # notification has several. Its rows go with their outbox row (purge, erasure).
+    db.executescript(
+        """
+        CREATE TABLE outbox_recipients (
+            outbox INTEGER NOT NULL REFERENCES outbox(id),
+            address TEXT NOT NULL,            -- lower case
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX outbox_recipients_address ON outbox_recipients(address, created_at);
+        CREATE INDEX outbox_recipients_outbox ON outbox_recipients(outbox);
+        """
+    )
+    # The rows already queued: the JSON list of recipients is read differently by each.
+    each = (
+        "json_array_elements_text(o.rcpt_to::json) AS j(value)"
+        if db.dialect.is_postgres
+        else "json_each(o.rcpt_to) j"
+    )
+    db.executescript(
+        "INSERT INTO outbox_recipients (outbox, address, kind, created_at)"  # noqa: S608 - fixed text
+        f" SELECT o.id, lower(j.value), o.kind, o.created_at FROM outbox o, {each}"
+    )
+
+
 def connect(location: str | Path, password_env: str = "") -> tuple[Connection, Dialect]:
     """Open the store (a SQLite file or a PostgreSQL URL) and bring its schema up to date."""
     conn, dialect = _connect(location, password_env)

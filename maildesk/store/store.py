@@ -84,6 +84,16 @@ class AlreadyStored(TransientError):
     """
 
 
+@dataclass(frozen=True)
+class Bounced:
+    """An outbox row a bounce reported on."""
+
+    row: int
+    ticket: int | None
+    kind: str
+    rcpt_to: tuple[str, ...]
+
+
 class Store:
     def __init__(self, path: Path | str, password_env: str = "") -> None:
         """Open the store at ``path``: a SQLite file, or a ``postgresql://`` URL whose
@@ -294,7 +304,12 @@ class Store:
                 iso(now),
             ),
         )
-        return _returned(cursor)
+        row_id = _returned(cursor)
+        self.conn.executemany(
+            "INSERT INTO outbox_recipients (outbox, address, kind, created_at) VALUES (?, ?, ?, ?)",
+            [(row_id, a.lower(), mail.kind, iso(now)) for a in dict.fromkeys(mail.rcpt_to)],
+        )
+        return row_id
 
     def quarantine(
         self,
@@ -401,20 +416,39 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def bounce_outbox(
-        self, message_ids: Sequence[str], detail: str
-    ) -> list[tuple[int, int | None]]:
-        """Mark our outgoing messages ``message_ids`` bounced; (row id, ticket) of each."""
+    def mail_to_since(self, recipient: str, since: datetime, leave_out: Sequence[str]) -> int:
+        """How many mails we queued for ``recipient`` since ``since``, of any kind but
+        ``leave_out``, whoever else they also went to (the loop cap)."""
+        marks = ", ".join("?" * len(leave_out)) or "''"
+        row = self.conn.execute(
+            "SELECT count(*) FROM outbox_recipients WHERE address = ? AND created_at >= ?"  # noqa: S608 - placeholders only
+            f" AND kind NOT IN ({marks})",
+            (recipient.lower(), iso(since), *leave_out),
+        ).fetchone()
+        return int(row[0])
+
+    def event_since(self, kind: str, detail: str, since: datetime) -> bool:
+        """Whether an event ``kind`` with ``detail`` was recorded since ``since``."""
+        row = self.conn.execute(
+            "SELECT 1 FROM events WHERE kind = ? AND at >= ? AND detail = ? LIMIT 1",
+            (kind, iso(since), detail),
+        ).fetchone()
+        return row is not None
+
+    def bounce_outbox(self, message_ids: Sequence[str], detail: str) -> list[Bounced]:
+        """Mark our outgoing messages ``message_ids`` bounced; what each row was."""
         found = []
         for message_id in message_ids:
             for row in self.conn.execute(
-                "SELECT id, ticket FROM outbox WHERE message_id = ?", (message_id,)
+                "SELECT id, ticket, kind, rcpt_to FROM outbox WHERE message_id = ?",
+                (message_id,),
             ).fetchall():
                 self.conn.execute(
                     "UPDATE outbox SET state = 'bounced', last_error = ? WHERE id = ?",
                     (detail[:500], row["id"]),
                 )
-                found.append((row["id"], row["ticket"]))
+                rcpt = tuple(str(a) for a in json.loads(row["rcpt_to"]))
+                found.append(Bounced(row["id"], row["ticket"], row["kind"], rcpt))
         return found
 
     def due_outbox(self, now: datetime, limit: int = 50) -> list[Any]:
@@ -434,20 +468,12 @@ class Store:
         return from_iso(row[0]) if row and row[0] else None
 
     def outbox_sent(self, row_id: int, now: datetime) -> None:
+        # A bounce may come back before the sender records the delivery: it stays bounced.
         self.conn.execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " last_error = '' WHERE id = ?",
+            " last_error = '' WHERE id = ? AND state = 'pending'",
             (iso(now), row_id),
         )
-
-    def outbox_sent_rows(self, row_ids: Sequence[int], now: datetime) -> None:
-        """``outbox_sent`` for each of ``row_ids``, in one transaction."""
-        with self.transaction():
-            self.conn.executemany(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
-                " last_error = '' WHERE id = ?",
-                [(iso(now), row_id) for row_id in row_ids],
-            )
 
     def outbox_retry(self, row_id: int, error: str, next_at: datetime) -> None:
         self.conn.execute(

@@ -102,6 +102,8 @@ class Surveyor:
             ),
             now,
         )
+        if message_id is None:  # held back by the loop cap, which noted it on the ticket
+            return False
         self.store.conn.execute(
             "INSERT INTO surveys (ticket, requester, language, scale, nonce, message_id,"
             " sent_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

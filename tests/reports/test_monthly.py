@@ -41,6 +41,7 @@ import pytest
 
 from maildesk.clock import FakeClock
 from maildesk.config import Config, parse
+from maildesk.outbox.mailer import Mailer
 from maildesk.reports import indicators as reports
 from maildesk.reports.monthly import MonthlyReport
 from maildesk.reports.queries import monthly
@@ -440,7 +441,7 @@ def test_the_monthly_mail_goes_once_on_the_first_working_day(tmp_path: Path) -> 
         base_dir=tmp_path,
     )
     store = Store(config.database)
-    job = MonthlyReport(config, store, Templates(None, "es"))
+    job = _monthly_job(config, store)
     try:
         # November 2026 begins on a Sunday: the first working minute is Monday 2nd, 08:00.
         assert job.run(when(11, 1, 12)) is None
@@ -477,7 +478,7 @@ def test_no_monthly_mail_without_recipients_or_when_disabled(tmp_path: Path, set
     config = parse(CONFIG + settings, path=tmp_path / "config.toml", base_dir=tmp_path)
     store = Store(config.database)
     try:
-        assert MonthlyReport(config, store, Templates(None, "es")).run(when(11, 2, 9)) is None
+        assert _monthly_job(config, store).run(when(11, 2, 9)) is None
         assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
     finally:
         store.close()
@@ -494,7 +495,7 @@ def test_the_scheduler_runs_the_monthly_report_at_start_on_the_writer(tmp_path: 
     store = Store(config.database)
     pipeline = build_pipeline(config, store, clock, secret=b"report-test-secret-0123456789")
     writer = Writer(store, pipeline)
-    job = MonthlyReport(config, store, Templates(None, "es"))
+    job = _monthly_job(config, store)
     scheduler = Scheduler(
         lambda: Sweeps(pipeline.desk),
         writer.submit,
@@ -546,3 +547,8 @@ def test_answers_are_judged_net_of_time_pending(
     policy = Policy(Commitments(timedelta(hours=24)))
     total = reports.build("2026-10", None, [row], {}, calendar, policy).lines[0]
     assert (total.on_time, total.late, total.first_response_hours[0]) == figures
+
+
+def _monthly_job(config: Config, store: Store) -> MonthlyReport:
+    templates = Templates(None, "es")
+    return MonthlyReport(config, store, templates, Mailer(config, store, templates, b"k" * 32))

@@ -13,6 +13,7 @@ It stands in for the outgoing relay, and stopping it is how a test makes the rel
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -41,9 +42,12 @@ class _Recorder:
         self.lock = threading.Lock()
         self.messages: list[ReceivedMessage] = []
         self.fail_with = fail_with
+        self.delay = 0.0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd calls this once per message, after the final "." line."""
+        if self.delay:  # a slow relay: the client waits for the 250, then it is recorded
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.fail_with is not None:
                 return self.fail_with
@@ -89,6 +93,15 @@ class SmtpSink:
             )
         with self._recorder.lock:
             self._recorder.fail_with = reply
+
+    @property
+    def delay(self) -> float:
+        """Seconds each DATA waits before its 250 (a slow relay); 0 by default."""
+        return self._recorder.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._recorder.delay = seconds
 
     @property
     def messages(self) -> list[ReceivedMessage]:

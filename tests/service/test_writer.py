@@ -149,6 +149,25 @@ def test_no_caller_is_answered_before_the_commit_is_on_disk(tmp_path: Path) -> N
     w.close()
 
 
+def test_work_submitted_as_committed_is_answered_before_the_flush(tmp_path: Path) -> None:
+    # The outbox sender's "delivered" mark: the next delivery waits for the commit only.
+    disk = threading.Event()
+    flushed = threading.Event()
+    store, pipeline = _pipeline(tmp_path)
+
+    def flush() -> None:
+        disk.wait(30)
+        flushed.set()
+
+    w = Writer(store, pipeline, sync=flush)
+    marked = w.submit_committed(lambda: "marked")
+    assert marked.result(timeout=30) == "marked"
+    assert not flushed.is_set()  # answered while the disk still works
+    disk.set()
+    assert flushed.wait(30)  # and flushed all the same, without anyone asking again
+    w.close()
+
+
 def test_a_failed_flush_is_the_callers_error_and_the_writer_goes_on(tmp_path: Path) -> None:
     failing = [True]
 

@@ -107,6 +107,13 @@ class Maildesk:
         self.process = None
         return code
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer: nothing is finished or flushed."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
