@@ -54,6 +54,8 @@ from maildesk.store.store import Store, iso
 from maildesk.templates import Templates
 from tests.support.desk import build_pipeline
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 LOCAL = ZoneInfo("America/Santo_Domingo")
 CONFIG = """
 [maildesk]

@@ -26,6 +26,8 @@ from tests.agents.test_actions import agent_reply, build, mails, smtp
 from tests.support.desk import build_pipeline
 from tests.support.messages import text_of, to_of
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 FRIDAY = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 QUEUES = """
 [[queues]]
