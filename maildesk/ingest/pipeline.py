@@ -47,7 +47,7 @@ from maildesk.mail.thread import (
 from maildesk.model import Ticket
 from maildesk.outbox.mailer import Mail
 from maildesk.privacy.masking import Masked
-from maildesk.store.store import NewTicket
+from maildesk.store.store import AlreadyStored, NewTicket
 from maildesk.surveys.replies import Answer
 from maildesk.workflow import Action, Decision, decide
 
@@ -119,6 +119,29 @@ class Pipeline:
         if duplicate is not None:
             log.info("duplicate message-id=<%s> already stored", mail.message_id)
             return Duplicate(duplicate[1], mail.message_id)
+        try:
+            return self._take(raw, envelope, mail, sender, kind, key, now)
+        except AlreadyStored:
+            # Another daemon on the same database stored it between the look-up above and
+            # our insert; its commit holds it now (the unique key waited for it). Our work
+            # is undone: a duplicate, answered at once rather than tried again later.
+            stored = self.store.find_duplicate(key)
+            if stored is None:  # stored and already purged: let the source try again
+                raise
+            log.info("duplicate message-id=<%s> stored meanwhile elsewhere", mail.message_id)
+            return Duplicate(stored[1], mail.message_id)
+
+    def _take(
+        self,
+        raw: bytes,
+        envelope: Envelope,
+        mail: ParsedMail,
+        sender: Address,
+        kind: Classification,
+        key: str,
+        now: datetime,
+    ) -> Outcome:
+        """``accept`` for mail not stored yet; AlreadyStored when it is stored meanwhile."""
         queue, queue_address = self._queue(mail, envelope)
         arrival = Arrival(raw, envelope, mail, sender, kind, key, now, queue, queue_address)
         if queue.anonymous and sender.email not in self.agents:

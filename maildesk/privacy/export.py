@@ -9,7 +9,7 @@ from pathlib import Path
 
 from maildesk.privacy.purge import mentions
 from maildesk.store import queries
-from maildesk.store.database import Connection
+from maildesk.store.database import Connection, dialect_of
 
 
 def export(
@@ -36,13 +36,15 @@ def export(
         for row in conn.execute("SELECT number FROM tickets WHERE lower(requester) = ?", (name,))
     )
     tickets = [t for t in (queries.ticket_detail(conn, tags, n) for n in numbers) if t]
+    dialect = dialect_of(conn)
     others = [
         {**dict(row), "to_addrs": json.loads(row[7]), "cc_addrs": json.loads(row[8])}
         for name in names
         for row in conn.execute(
             "SELECT id, ticket, direction, kind, message_id, from_addr, from_name, to_addrs,"  # noqa: S608
             " cc_addrs, subject, body, sent_at, received_at FROM messages"
-            f" WHERE (lower(from_addr) = ? OR {mentions('to_addrs')} OR {mentions('cc_addrs')})"
+            f" WHERE (lower(from_addr) = ? OR {mentions(dialect, 'to_addrs')}"
+            f" OR {mentions(dialect, 'cc_addrs')})"
             " AND (ticket IS NULL OR ticket NOT IN"
             "  (SELECT number FROM tickets WHERE lower(requester) = ?))"
             " ORDER BY id",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from maildesk.store.database import Connection
+from maildesk.store.database import Connection, Dialect, foreign_keys, json_list_holds
 from maildesk.store.store import Store, iso
 
 ERASED = "erased"  # what an erased address becomes where a row must keep one
@@ -64,12 +64,16 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 def _foreign_keys(conn: Connection) -> dict[str, list[tuple[str, str, str]]]:
     """For each table, (child table, column, parent column) of the keys pointing at it."""
     found: dict[str, list[tuple[str, str, str]]] = {}
-    for (table,) in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    ).fetchall():
-        for key in conn.execute(f"PRAGMA foreign_key_list({table})").fetchall():
-            found.setdefault(key[2], []).append((table, key[3], key[4] or "rowid"))
+    for table, column, parent, parent_column in foreign_keys(conn):
+        found.setdefault(parent, []).append((table, column, parent_column))
     return found
+
+
+def _secure_delete(store: Store) -> None:
+    """On SQLite, overwrite deleted pages. PostgreSQL has no such setting: a deleted row
+    stays in its table's file until VACUUM frees its space and new rows reuse it."""
+    if not store.dialect.is_postgres:
+        store.conn.execute("PRAGMA secure_delete = ON")
 
 
 class _DryRun(Exception):
@@ -170,16 +174,18 @@ def purge_batch(
     again until a batch removes fewer than ``limit`` tickets. A dry run does the same work
     and rolls it back.
     """
-    store.conn.execute("PRAGMA secure_delete = ON")
+    _secure_delete(store)
     remover = _Remover(store.conn)
     when = iso(cutoff)
     try:
         with store.transaction():
+            # No LIMIT for all: PostgreSQL takes no negative limit, SQLite no NULL one.
             tickets = remover.ids(
-                "SELECT number FROM tickets WHERE state IN ('closed', 'cancelled')"
-                " AND coalesce(closed_at, updated_at) < ? ORDER BY number LIMIT ?",
+                "SELECT number FROM tickets WHERE state IN ('closed', 'cancelled')"  # noqa: S608
+                " AND coalesce(closed_at, updated_at) < ? ORDER BY number"
+                + (" LIMIT ?" if limit >= 0 else ""),
                 when,
-                limit,
+                *([limit] if limit >= 0 else []),
             )
             remover.delete("tickets", "number", tickets)
             if 0 <= limit <= len(tickets):  # more tickets to come: the rest in the last batch
@@ -240,9 +246,9 @@ def purge(store: Store, cutoff: datetime, *, dry_run: bool = False) -> Removed:
             return total
 
 
-def mentions(column: str) -> str:
+def mentions(dialect: Dialect, column: str) -> str:
     """SQL that is true when the JSON list in ``column`` holds the address bound to ``?``."""
-    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE lower(value) = ?)"  # noqa: S608
+    return json_list_holds(dialect, column)
 
 
 def erase(store: Store, address: str, now: datetime, *, pseudonym: str | None = None) -> Removed:
@@ -257,7 +263,7 @@ def erase(store: Store, address: str, now: datetime, *, pseudonym: str | None = 
     same way, and so is the sealed address behind it.
     """
     names = [address.strip().lower(), *([pseudonym] if pseudonym else [])]
-    store.conn.execute("PRAGMA secure_delete = ON")
+    _secure_delete(store)
     remover = _Remover(store.conn)
     with store.transaction():
         for name in names:
@@ -265,9 +271,10 @@ def erase(store: Store, address: str, now: datetime, *, pseudonym: str | None = 
             store.conn.execute("DELETE FROM sealed_addresses WHERE alias = ?", (name,))
         remover.free_blobs()
         store.add_event(None, "erasure", f"a requester's data was erased: {remover.removed}", now)
-    # Copy the overwritten pages into the database file now, so the erased text does not
-    # wait there for the next automatic checkpoint.
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if not store.dialect.is_postgres:
+        # Copy the overwritten pages into the database file now, so the erased text does
+        # not wait there for the next automatic checkpoint.
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return remover.removed
 
 
@@ -299,7 +306,7 @@ def _erase(store: Store, remover: _Remover, address: str) -> None:
     )
     for column in ("to_addrs", "cc_addrs"):
         rows = store.conn.execute(
-            f"SELECT id, {column} FROM messages WHERE {mentions(column)}",  # noqa: S608
+            f"SELECT id, {column} FROM messages WHERE {mentions(store.dialect, column)}",  # noqa: S608
             (address,),
         ).fetchall()
         for row_id, value in rows:
@@ -314,7 +321,8 @@ def _erase(store: Store, remover: _Remover, address: str) -> None:
         "outbox",
         "id",
         remover.ids(
-            f"SELECT id FROM outbox WHERE lower(recipient) = ? OR {mentions('rcpt_to')}",  # noqa: S608
+            "SELECT id FROM outbox WHERE lower(recipient) = ?"  # noqa: S608
+            f" OR {mentions(store.dialect, 'rcpt_to')}",
             address,
             address,
         ),

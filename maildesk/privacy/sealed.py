@@ -15,7 +15,8 @@ from maildesk.store.store import Store, iso
 def keep(store: Store, alias: str, sealed: bytes, now: datetime) -> None:
     """Remember the sealed address behind ``alias``; the first one kept stays."""
     store.conn.execute(
-        "INSERT OR IGNORE INTO sealed_addresses (alias, sealed, created_at) VALUES (?, ?, ?)",
+        "INSERT INTO sealed_addresses (alias, sealed, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (alias, sealed, iso(now)),
     )
 

@@ -19,7 +19,7 @@ from maildesk.config import Config
 from maildesk.config.sla import policy, working_calendar
 from maildesk.reports.indicators import Report, Tally, TicketRow, build
 from maildesk.sla.calendar import WorkingCalendar
-from maildesk.store.database import Connection
+from maildesk.store.database import Connection, columns
 from maildesk.store.store import from_iso, iso
 
 
@@ -157,13 +157,13 @@ _REOPENED = "(e.kind IN ('reopen', 'reopened') OR (e.kind = 'state' AND e.detail
 
 def has_surveys(conn: Connection) -> bool:
     """Whether the store holds survey rows the report can read."""
-    names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
+    names = columns(conn, "surveys")
     return {"ticket", "score"} <= names and bool(names & {"sent_at", "created_at"})
 
 
 def survey_scale(conn: Connection, default: int) -> int:
     """The scale the surveys were answered on: a ``scale`` column when there is one."""
-    names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
+    names = columns(conn, "surveys")
     if "scale" in names:
         # '1-5' or '0-10' (or a bare maximum): the widest scale any survey was sent on.
         found = [str(r[0]) for r in conn.execute("SELECT DISTINCT scale FROM surveys")]
@@ -180,7 +180,7 @@ def _surveys(
     extra: list[Any],
     threshold: int,
 ) -> None:
-    names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
+    names = columns(conn, "surveys")
     sent = "sent_at" if "sent_at" in names else "created_at"
     # An answer is whatever the requester said: a "not solved" or a comment without a
     # score answers the survey too. Scores alone make the satisfaction figures.
@@ -189,10 +189,11 @@ def _surveys(
         said.append("coalesce(s.comment, '') != ''")
     answered = " OR ".join(said)
     rows = conn.execute(
-        f"SELECT t.queue, t.assignee, count(*), coalesce(sum({answered}), 0), count(s.score),"  # noqa: S608
-        " coalesce(sum(s.score), 0),"
-        " coalesce(sum(s.score >= ?), 0), coalesce(sum(s.score >= 9), 0),"
-        " coalesce(sum(s.score <= 6), 0)"
+        # count(*) FILTER, not sum() of a comparison: PostgreSQL sums no booleans.
+        f"SELECT t.queue, t.assignee, count(*), count(*) FILTER (WHERE {answered}),"  # noqa: S608
+        " count(s.score), coalesce(sum(s.score), 0),"
+        " count(*) FILTER (WHERE s.score >= ?), count(*) FILTER (WHERE s.score >= 9),"
+        " count(*) FILTER (WHERE s.score <= 6)"
         " FROM surveys AS s JOIN tickets AS t ON t.number = s.ticket"
         f" WHERE s.{sent} >= ? AND s.{sent} < ? AND (? = '' OR t.queue = ?)"
         " GROUP BY t.queue, t.assignee",
@@ -203,7 +204,7 @@ def _surveys(
         tally.surveys_sent += n
         tally.surveys_answered += replies
         tally.surveys_scored += scored
-        tally.score_sum += total
+        tally.score_sum += int(total)  # PostgreSQL's sum of integers is a Decimal
         tally.satisfied += satisfied
         tally.promoters += promoters
         tally.detractors += detractors

@@ -154,3 +154,56 @@ def columns(conn: Connection, table: str) -> set[str]:
         )
         return {row[0] for row in rows}
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def tables(conn: Connection) -> list[str]:
+    """The names of the store's tables, sorted (SQLite's own and PostgreSQL's catalogs
+    left out)."""
+    if dialect_of(conn).is_postgres:
+        sql = (
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        )
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    return sorted(str(row[0]) for row in conn.execute(sql))
+
+
+def foreign_keys(conn: Connection) -> list[tuple[str, str, str, str]]:
+    """Every foreign key of the store's tables, one column each, as (child table, its
+    column, parent table, parent column), in a stable order.
+
+    SQLite names them through PRAGMAs, PostgreSQL through information_schema: the one
+    look-up written twice, as no SQL reads a schema in both.
+    """
+    if dialect_of(conn).is_postgres:
+        rows = conn.execute(
+            "SELECT k.table_name, k.column_name, p.table_name, p.column_name"
+            " FROM information_schema.referential_constraints r"
+            " JOIN information_schema.key_column_usage k"
+            "  ON k.constraint_schema = r.constraint_schema"
+            "  AND k.constraint_name = r.constraint_name"
+            " JOIN information_schema.key_column_usage p"
+            "  ON p.constraint_schema = r.unique_constraint_schema"
+            "  AND p.constraint_name = r.unique_constraint_name"
+            "  AND p.ordinal_position = k.position_in_unique_constraint"
+            " WHERE r.constraint_schema = current_schema()"
+            " ORDER BY k.table_name, k.column_name",
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+    found = []
+    for table in tables(conn):
+        keys = conn.execute(f"PRAGMA foreign_key_list({table})").fetchall()
+        found += [(table, key[3], key[2], key[4] or "rowid") for key in keys]
+    return sorted(found)
+
+
+def json_list_holds(dialect: Dialect, column: str) -> str:
+    """SQL true when the JSON list of text in ``column`` holds the value bound to ``?``
+    (compared in lower case). Written twice: each database reads JSON with its own
+    function (SQLite's ``json_each``, PostgreSQL's ``json_array_elements_text``)."""
+    if dialect.is_postgres:  # a set-returning function's alias names its one column
+        elements = f"json_array_elements_text(CAST({column} AS json)) AS value"
+    else:
+        elements = f"json_each({column})"
+    return f"EXISTS (SELECT 1 FROM {elements} WHERE lower(value) = ?)"  # noqa: S608 - a column name

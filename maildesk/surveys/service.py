@@ -182,7 +182,7 @@ class Surveyor:
 
     def opt_out(self, address: str, now: datetime) -> None:
         self.store.conn.execute(
-            "INSERT OR IGNORE INTO survey_optouts (address, created_at) VALUES (?, ?)",
+            "INSERT INTO survey_optouts (address, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (address.lower(), iso(now)),
         )
 

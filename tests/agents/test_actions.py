@@ -21,6 +21,8 @@ from maildesk.store.store import Store, from_iso
 from tests.support.desk import build_pipeline
 from tests.support.messages import parse_mail, text_of, to_of
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 # Friday 20 November 2026, 10:00 in Santo Domingo.
 FRIDAY = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 ZONE = ZoneInfo("America/Santo_Domingo")  # the default calendar's
@@ -128,7 +130,8 @@ def smtp(*recipients: str) -> Envelope:
 
 def mails(store: Store, kind: str | None = None) -> list[EmailMessage]:
     rows = store.conn.execute(
-        "SELECT raw FROM outbox WHERE ? IS NULL OR kind = ? ORDER BY id", (kind, kind)
+        "SELECT raw FROM outbox WHERE CAST(? AS TEXT) IS NULL OR kind = ? ORDER BY id",
+        (kind, kind),
     ).fetchall()
     return [parse_mail(row["raw"]) for row in rows]
 

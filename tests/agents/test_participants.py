@@ -14,6 +14,8 @@ from maildesk.ingest.pipeline import Pipeline
 from maildesk.store.store import Store
 from tests.support.messages import parse_mail, text_of, to_of
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 OURS = {"info@uni.example", "berta@uni.example"}.__contains__
 
 

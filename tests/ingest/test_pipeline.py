@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -221,6 +224,55 @@ def test_duplicates_by_message_id_and_without_one_by_content(
         store.conn.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0]
         == 3
     )
+
+
+@pytest.mark.stores("postgresql")
+def test_a_message_stored_meanwhile_by_another_daemon_is_a_duplicate_at_once(
+    pipeline: Pipeline,
+    store: Store,
+    store_location: Path | str,
+    config: Config,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Two daemons receive the same mail. The first has stored it but not committed yet;
+    # the second finds nothing on its look-up, then waits on the unique key and, once the
+    # first commits, answers at once with a duplicate (250), not a failure (451).
+    caplog.set_level(logging.INFO, logger="maildesk")
+    other_store = Store(store_location)
+    other = build_pipeline(config, other_store, clock)
+    raw = build()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            with store.transaction():
+                first = stored(pipeline.accept(raw, smtp()))
+                second = pool.submit(other.accept, raw, smtp())
+                deadline = time.monotonic() + 10
+                while not _waiting_on_a_lock(store) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert _waiting_on_a_lock(store), "the second daemon never reached the key"
+                assert not second.done()
+            outcome = second.result(timeout=30)
+    finally:
+        other_store.close()
+    assert outcome == Duplicate(first.ticket, "m1@example.com")
+    assert "stored meanwhile elsewhere" in caplog.text
+    # One ticket, one message, one acknowledgement: the second daemon's work is undone.
+    assert store.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+    assert (
+        store.conn.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0]
+        == 1
+    )
+    assert [row["kind"] for row in outbox(store)] == ["ack"]
+
+
+def _waiting_on_a_lock(store: Store) -> bool:
+    """Whether another session of this database waits on a lock (PostgreSQL)."""
+    row = store.conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid != pg_backend_pid() AND wait_event_type = 'Lock'"
+    ).fetchone()
+    return bool(row[0])
 
 
 def test_attachments_are_stored_once_by_content(pipeline: Pipeline, store: Store) -> None:

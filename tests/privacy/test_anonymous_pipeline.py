@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import logging
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -20,8 +21,11 @@ from maildesk.ingest.envelope import Envelope, Quarantined, Stored
 from maildesk.ingest.pipeline import Pipeline
 from maildesk.privacy import sealed
 from maildesk.privacy.anonymity import Sealer, is_alias
+from maildesk.store.database import tables
 from maildesk.store.store import Store
 from tests.support.desk import build_pipeline
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 SEALER = Sealer(b"seal-key-for-the-tests-0123456789")
 REAL = "ana.ruiz@alumnos.example"
@@ -71,9 +75,9 @@ def smtp(to: str = "quejas@uni.example") -> Envelope:
 def everything(store: Store) -> str:
     """Every text the store holds outside the sealed table, raw mail included."""
     texts = []
-    for (table,) in store.conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sealed_addresses'"
-    ).fetchall():
+    for table in tables(store.conn):
+        if table == "sealed_addresses":
+            continue
         for row in store.conn.execute(f"SELECT * FROM {table}"):  # noqa: S608
             for value in row:
                 if isinstance(value, bytes):
@@ -120,9 +124,10 @@ def test_a_bounce_of_our_answer_names_the_pseudonym_not_the_address(
     pipeline: Pipeline, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     pipeline.accept(complaint(), smtp())
-    [(ours, alias)] = store.conn.execute(
-        "SELECT message_id, json_extract(rcpt_to, '$[0]') FROM outbox WHERE kind = 'ack'"
+    [(ours, rcpt_to)] = store.conn.execute(
+        "SELECT message_id, rcpt_to FROM outbox WHERE kind = 'ack'"
     ).fetchall()
+    alias = json.loads(rcpt_to)[0]
     dsn = (
         "From: Mail Delivery System <MAILER-DAEMON@mx.uni.example>\r\n"
         "To: quejas@uni.example\r\n"

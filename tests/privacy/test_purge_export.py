@@ -5,10 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,8 @@ from maildesk.privacy import purge as privacy
 from maildesk.store.store import Store
 from tests.support.daemon import mail
 from tests.support.desk import build_pipeline
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 SHARED = b"%PDF-1.4 the same certificate form, sent by two people\n" * 20
 ANA = "ana@alumnos.example"
@@ -71,11 +71,14 @@ class Desk:
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
+def config(tmp_path: Path) -> Config:
+    return parse("[privacy]\nretention_days = 365\n", path=None, base_dir=tmp_path)
+
+
+@pytest.fixture
+def desk(config: Config, store: Store) -> Desk:
     """Ana's old closed ticket 1 (with a form also in Luis's ticket 2, where she is in Cc),
     her recent open ticket 3, ticket 4 linked to ticket 1, and old quarantined mail."""
-    config = parse("[privacy]\nretention_days = 365\n", path=None, base_dir=tmp_path)
-    store = Store(config.database)
     clock = FakeClock(OLD)
     pipeline = build_pipeline(config, store, clock)
     desk = Desk(config, store, clock, pipeline)
@@ -93,10 +96,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     desk.close_ticket(one, OLD + timedelta(days=10))
     desk.close_ticket(two, NOW - timedelta(days=30))  # closed recently: kept
     clock.set(NOW)
-    try:
-        yield desk
-    finally:
-        store.close()
+    return desk
 
 
 def test_purge_removes_old_closed_tickets_with_everything_they_hold(desk: Desk) -> None:
@@ -126,7 +126,8 @@ def test_purge_removes_old_closed_tickets_with_everything_they_hold(desk: Desk) 
         ).fetchone()[0]
         == 0
     )
-    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    if not desk.store.dialect.is_postgres:  # PostgreSQL checks every key as it goes
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert privacy.purge(desk.store, cutoff) == privacy.Removed()  # nothing left to do
 
 
@@ -144,12 +145,7 @@ def test_purge_reaches_rows_of_tables_added_later(desk: Desk) -> None:
 
 def test_export_writes_json_and_every_message_as_eml(desk: Desk, tmp_path: Path) -> None:
     folder = tmp_path / "export"
-    conn = sqlite3.connect(desk.config.database)
-    conn.row_factory = sqlite3.Row
-    try:
-        found = export.export(conn, {"info": "INFO"}, "ANA@alumnos.example", folder)
-    finally:
-        conn.close()
+    found = export.export(desk.store.conn, {"info": "INFO"}, "ANA@alumnos.example", folder)
     document = json.loads((folder / "requester.json").read_text(encoding="utf-8"))
     assert document["requester"] == ANA
     assert [t["ref"] for t in document["tickets"]] == ["INFO#1", "INFO#3"]
@@ -217,15 +213,18 @@ def test_erase_leaves_nothing_about_the_person_but_the_fact(desk: Desk) -> None:
     for table in ("tickets", "messages", "participants", "outbox", "quarantine", "events"):
         for row in conn.execute(f"SELECT * FROM {table}"):  # noqa: S608
             assert ANA not in json.dumps([str(v) for v in row]).lower(), (table, tuple(row))
+    if desk.store.dialect.is_postgres:
+        return  # its dead rows stay in the table's files until VACUUM reuses their space
     desk.store.close()
     # Her words are gone from the file itself, free pages included.
     files = [desk.config.database, desk.config.database.with_name("maildesk.db-wal")]
     data = b"".join(path.read_bytes() for path in files if path.exists())
     assert ANA_BODY.encode() not in data
     assert b"402-1234567-8" not in data
-    desk.store = Store(desk.config.database)  # for the fixture's close
 
 
+# The commands open a SQLite file themselves (cli/privacy.py); PostgreSQL not yet.
+@pytest.mark.stores("sqlite")
 def test_the_commands_purge_export_and_erase(desk: Desk, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(

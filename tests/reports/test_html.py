@@ -54,7 +54,7 @@ def _render(page: Path, profile: Path) -> str:
 
 
 def _report(tmp_path: Path, *args: str) -> Path:
-    make_store(tmp_path)
+    make_store(tmp_path / "maildesk.db")
     (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
     page = tmp_path / "report.html"
     result = CliRunner().invoke(

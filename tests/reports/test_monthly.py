@@ -30,7 +30,6 @@ import email
 import email.policy
 import io
 import json
-import sqlite3
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -50,10 +49,12 @@ from maildesk.service.writer import Writer
 from maildesk.sla.calendar import WorkingCalendar
 from maildesk.sla.rules import Commitments, Policy
 from maildesk.sla.sweeps import Sweeps
-from maildesk.store.database import Connection
+from maildesk.store.database import Connection, columns
 from maildesk.store.store import Store, iso
 from maildesk.templates import Templates
 from tests.support.desk import build_pipeline
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 LOCAL = ZoneInfo("America/Santo_Domingo")
 CONFIG = """
@@ -146,11 +147,11 @@ def _config(tmp_path: Path) -> Config:
 
 def _insert_surveys(conn: Connection) -> None:
     """Survey rows, into the surveys table when the schema has one, else into a minimal one."""
-    names = {r[1] for r in conn.execute("SELECT * FROM pragma_table_info('surveys')")}
+    names = columns(conn, "surveys")
     if not names:
         conn.execute(
-            "CREATE TABLE surveys (ticket INTEGER PRIMARY KEY, scale TEXT NOT NULL,"
-            " sent_at TEXT NOT NULL, score INTEGER)"
+            "CREATE TABLE surveys (ticket BIGINT PRIMARY KEY, scale TEXT NOT NULL,"
+            " sent_at TEXT NOT NULL, score BIGINT)"
         )
         names = {"ticket", "scale", "sent_at", "score"}
     filler = {
@@ -166,15 +167,14 @@ def _insert_surveys(conn: Connection) -> None:
         values |= {k: v for k, v in filler.items() if k in names}
         if score is not None and "answered_at" in names:
             values["answered_at"] = sent
-        columns = ", ".join(values)
+        names_list = ", ".join(values)
         marks = ", ".join("?" * len(values))
-        conn.execute(f"INSERT INTO surveys ({columns}) VALUES ({marks})", list(values.values()))  # noqa: S608
+        conn.execute(f"INSERT INTO surveys ({names_list}) VALUES ({marks})", list(values.values()))  # noqa: S608
 
 
-def make_store(tmp_path: Path, *, surveys: bool = True) -> Path:
-    """The fixture month in a fresh store (all migrations applied)."""
-    path = tmp_path / "maildesk.db"
-    store = Store(path)
+def make_store(location: Path | str, *, surveys: bool = True) -> Path | str:
+    """The fixture month in a fresh store (all migrations applied) at ``location``."""
+    store = Store(location)
     conn = store.conn
     for number, queue, assignee, state, created, first, resolved, closed in TICKETS:
         conn.execute(
@@ -215,17 +215,17 @@ def make_store(tmp_path: Path, *, surveys: bool = True) -> Path:
     if surveys:
         _insert_surveys(conn)
     store.close()
-    return path
+    return location
 
 
-def _report(tmp_path: Path, queue: str | None = None, surveys: bool = True) -> reports.Report:
-    make_store(tmp_path, surveys=surveys)
-    config = _config(tmp_path)
-    conn = sqlite3.connect(config.database)
+def _report(
+    tmp_path: Path, location: Path | str, queue: str | None = None, surveys: bool = True
+) -> reports.Report:
+    store = Store(make_store(location, surveys=surveys))
     try:
-        return monthly(conn, config, "2026-10", queue)
+        return monthly(store.conn, _config(tmp_path), "2026-10", queue)
     finally:
-        conn.close()
+        store.close()
 
 
 def _lines(report: reports.Report) -> dict[tuple[str, str], dict[str, object]]:
@@ -347,8 +347,8 @@ def _check(found: Mapping[str, object], expected: Mapping[str, object]) -> None:
         assert found[name] == (pytest.approx(value) if value is not None else None), name
 
 
-def test_every_figure_of_the_fixture_month(tmp_path: Path) -> None:
-    report = _report(tmp_path)
+def test_every_figure_of_the_fixture_month(tmp_path: Path, store_location: Path | str) -> None:
+    report = _report(tmp_path, store_location)
     lines = _lines(report)
     assert list(lines) == [
         ("total", ""),
@@ -369,19 +369,21 @@ def test_every_figure_of_the_fixture_month(tmp_path: Path) -> None:
     assert [d.day for d, n in report.per_day if n] == [1, 2, 5, 6, 7, 10, 13]
 
 
-def test_one_queue(tmp_path: Path) -> None:
-    lines = _lines(_report(tmp_path, queue="soporte"))
+def test_one_queue(tmp_path: Path, store_location: Path | str) -> None:
+    lines = _lines(_report(tmp_path, store_location, queue="soporte"))
     _check(lines["total", ""], SOPORTE)
     assert ("queue", "info") not in lines
 
 
-def test_without_surveys_the_survey_figures_are_absent(tmp_path: Path) -> None:
-    path = make_store(tmp_path, surveys=False)
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE IF EXISTS surveys")
-    conn.commit()
-    report = monthly(conn, _config(tmp_path), "2026-10")
-    conn.close()
+def test_without_surveys_the_survey_figures_are_absent(
+    tmp_path: Path, store_location: Path | str
+) -> None:
+    store = Store(make_store(store_location, surveys=False))
+    try:
+        store.conn.execute("DROP TABLE IF EXISTS surveys")
+        report = monthly(store.conn, _config(tmp_path), "2026-10")
+    finally:
+        store.close()
     assert not report.surveys
     total = _lines(report)["total", ""]
     assert "satisfaction" not in total
@@ -392,8 +394,8 @@ def test_without_surveys_the_survey_figures_are_absent(tmp_path: Path) -> None:
     )
 
 
-def test_csv_json_and_table(tmp_path: Path) -> None:
-    report = _report(tmp_path)
+def test_csv_json_and_table(tmp_path: Path, store_location: Path | str) -> None:
+    report = _report(tmp_path, store_location)
     parsed = list(csv.DictReader(io.StringIO(reports.to_csv(report))))
     assert [(r["scope"], r["name"]) for r in parsed][:3] == [
         ("total", ""),
@@ -433,14 +435,16 @@ def test_nps_on_a_ten_point_scale() -> None:
     assert found["survey_response_rate"] == 0.8333
 
 
-def test_the_monthly_mail_goes_once_on_the_first_working_day(tmp_path: Path) -> None:
-    make_store(tmp_path)
+def test_the_monthly_mail_goes_once_on_the_first_working_day(
+    tmp_path: Path, store_location: Path | str
+) -> None:
+    make_store(store_location)
     config = parse(
         CONFIG + '\n[reports]\nrecipients = ["coord@uni.example"]\n',
         path=tmp_path / "config.toml",
         base_dir=tmp_path,
     )
-    store = Store(config.database)
+    store = Store(store_location)
     job = _monthly_job(config, store)
     try:
         # November 2026 begins on a Sunday: the first working minute is Monday 2nd, 08:00.
@@ -473,10 +477,12 @@ def test_the_monthly_mail_goes_once_on_the_first_working_day(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     "settings", ["", "\n[reports]\nenabled = false\nrecipients = ['c@x.org']\n"]
 )
-def test_no_monthly_mail_without_recipients_or_when_disabled(tmp_path: Path, settings: str) -> None:
-    make_store(tmp_path)
+def test_no_monthly_mail_without_recipients_or_when_disabled(
+    tmp_path: Path, store_location: Path | str, settings: str
+) -> None:
+    make_store(store_location)
     config = parse(CONFIG + settings, path=tmp_path / "config.toml", base_dir=tmp_path)
-    store = Store(config.database)
+    store = Store(store_location)
     try:
         assert _monthly_job(config, store).run(when(11, 2, 9)) is None
         assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
@@ -484,15 +490,17 @@ def test_no_monthly_mail_without_recipients_or_when_disabled(tmp_path: Path, set
         store.close()
 
 
-def test_the_scheduler_runs_the_monthly_report_at_start_on_the_writer(tmp_path: Path) -> None:
-    make_store(tmp_path)
+def test_the_scheduler_runs_the_monthly_report_at_start_on_the_writer(
+    tmp_path: Path, store_location: Path | str
+) -> None:
+    make_store(store_location)
     config = parse(
         CONFIG + '\n[reports]\nrecipients = ["coord@uni.example"]\n',
         path=tmp_path / "config.toml",
         base_dir=tmp_path,
     )
     clock = FakeClock(when(11, 2, 10))  # the first working day of November
-    store = Store(config.database)
+    store = Store(store_location)
     pipeline = build_pipeline(config, store, clock, secret=b"report-test-secret-0123456789")
     writer = Writer(store, pipeline)
     job = _monthly_job(config, store)

@@ -18,6 +18,8 @@ from maildesk.sla.calendar import WorkingCalendar
 from maildesk.sla.rules import Clock, counted
 from tests.sla.test_sweeps import Desk, local
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 H = timedelta(hours=1)
 OPENED = local(9, 8)  # Monday 08:00: the first response (24 working hours) is due Tuesday 20:00
 
@@ -91,12 +93,13 @@ def _state(state: State, at: datetime) -> Callable[[Desk], None]:
 )
 def test_only_an_answer_ends_the_first_response(
     tmp_path: Path,
+    store_location: Path | str,
     steps: tuple[Callable[[Desk], None], ...],
     kind: str | None,
     due: datetime | None,
     paused: int,
 ) -> None:
-    desk = Desk(tmp_path)
+    desk = Desk(tmp_path, store_location)
     try:
         desk.clock.set(OPENED)
         desk.mail()
@@ -112,8 +115,10 @@ def test_only_an_answer_ends_the_first_response(
         desk.close()
 
 
-def test_a_bare_pending_then_silence_escalates_once_the_requester_writes(tmp_path: Path) -> None:
-    desk = Desk(tmp_path)
+def test_a_bare_pending_then_silence_escalates_once_the_requester_writes(
+    tmp_path: Path, store_location: Path | str
+) -> None:
+    desk = Desk(tmp_path, store_location)
     try:
         desk.clock.set(OPENED)
         desk.mail()

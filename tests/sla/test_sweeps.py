@@ -24,8 +24,10 @@ from maildesk.store import tickets
 from maildesk.store.store import Store
 from tests.support.desk import build_pipeline
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 LOCAL = ZoneInfo("America/Santo_Domingo")  # UTC-4 all year
-CONFIG = """
+SLA_CONFIG = """
 [sla]
 resolution_hours = {resolution}
 pending_close_days = {close}
@@ -81,15 +83,21 @@ class Desk:
     """A store file with the pipeline and the sweeps over it; ``restart`` reopens them all."""
 
     def __init__(
-        self, folder: Path, resolution: int = 0, close: int = 0, policies: str = ""
+        self,
+        folder: Path,
+        location: Path | str,
+        resolution: int = 0,
+        close: int = 0,
+        policies: str = "",
     ) -> None:
-        text = CONFIG.format(resolution=resolution, close=close) + policies
+        text = SLA_CONFIG.format(resolution=resolution, close=close) + policies
         self.config: Config = parse(text, path=None, base_dir=folder)
+        self.location = location
         self.clock = FakeClock(FRIDAY_1930)
         self._open()
 
     def _open(self) -> None:
-        self.store = Store(self.config.database)
+        self.store = Store(self.location)
         self.pipeline = build_pipeline(self.config, self.store, self.clock)
         self.sweeps = Sweeps(self.pipeline.desk)
 
@@ -147,8 +155,8 @@ class Desk:
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    opened = Desk(tmp_path)
+def desk(tmp_path: Path, store_location: Path | str) -> Iterator[Desk]:
+    opened = Desk(tmp_path, store_location)
     yield opened
     opened.close()
 
@@ -307,8 +315,10 @@ def test_an_agents_answer_stops_the_clock_and_a_follow_up_starts_the_next(desk: 
     assert "respuesta a un seguimiento" in body(desk.outbox("escalation")[0])
 
 
-def test_time_waiting_on_the_requester_does_not_count(tmp_path: Path) -> None:
-    desk = Desk(tmp_path, resolution=40)
+def test_time_waiting_on_the_requester_does_not_count(
+    tmp_path: Path, store_location: Path | str
+) -> None:
+    desk = Desk(tmp_path, store_location, resolution=40)
     try:
         desk.clock.set(local(9, 8))  # Monday 08:00: resolution due Thursday 12:00 (40 h)
         desk.mail()
@@ -357,8 +367,10 @@ def test_a_requester_writing_back_reopens_and_restarts_the_clocks(desk: Desk) ->
     assert ticket["followup_at"] is not None
 
 
-def test_a_pending_ticket_reminds_the_requester_then_closes(tmp_path: Path) -> None:
-    desk = Desk(tmp_path, close=5)
+def test_a_pending_ticket_reminds_the_requester_then_closes(
+    tmp_path: Path, store_location: Path | str
+) -> None:
+    desk = Desk(tmp_path, store_location, close=5)
     try:
         desk.clock.set(local(9, 10))  # Monday 10:00
         desk.mail()
@@ -399,8 +411,10 @@ def test_a_quiet_week_brings_the_requester_a_progress_notice(desk: Desk) -> None
     assert desk.follow_ups(local(25, 10)).notices == 1
 
 
-def test_a_new_priority_or_segment_moves_the_due_time(tmp_path: Path) -> None:
-    desk = Desk(tmp_path, policies=POLICIES)
+def test_a_new_priority_or_segment_moves_the_due_time(
+    tmp_path: Path, store_location: Path | str
+) -> None:
+    desk = Desk(tmp_path, store_location, policies=POLICIES)
     try:
         desk.mail()
         assert desk.ticket()["first_response_due"] == DUE.isoformat(timespec="microseconds")

@@ -26,6 +26,8 @@ from tests.agents.test_actions import agent_reply, build, mails, smtp
 from tests.support.desk import build_pipeline
 from tests.support.messages import text_of, to_of
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 FRIDAY = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 QUEUES = """
 [[queues]]
@@ -52,16 +54,20 @@ notify = ["jefa@uni.example"]
 """
 
 
-def desk(tmp_path: Path, surveys: str = "") -> tuple[Config, Store, Pipeline, FakeClock]:
+def desk(
+    tmp_path: Path, location: Path | str, surveys: str = ""
+) -> tuple[Config, Store, Pipeline, FakeClock]:
     config = parse(f"[surveys]\n{surveys}\n{QUEUES}", path=None, base_dir=tmp_path)
-    store = Store(config.database)
+    store = Store(location)
     clock = FakeClock(FRIDAY)
     return config, store, build_pipeline(config, store, clock), clock
 
 
 @pytest.fixture
-def made(tmp_path: Path) -> Iterator[tuple[Config, Store, Pipeline, FakeClock]]:
-    found = desk(tmp_path)
+def made(
+    tmp_path: Path, store_location: Path | str
+) -> Iterator[tuple[Config, Store, Pipeline, FakeClock]]:
+    found = desk(tmp_path, store_location)
     yield found
     found[1].close()
 
@@ -154,8 +160,10 @@ def test_no_survey_to_who_opted_out_or_bounced_or_for_automatic_mail(
 
 
 @pytest.mark.parametrize("setting", ["enabled = false", 'skip_queues = ["info"]'])
-def test_a_queue_or_the_desk_may_send_none(tmp_path: Path, setting: str) -> None:
-    _, store, pipeline, _ = desk(tmp_path, setting)
+def test_a_queue_or_the_desk_may_send_none(
+    tmp_path: Path, store_location: Path | str, setting: str
+) -> None:
+    _, store, pipeline, _ = desk(tmp_path, store_location, setting)
     try:
         change(pipeline, opened(pipeline), State.CLOSED)
         assert surveys(store) == 0
