@@ -215,6 +215,7 @@ class Config:
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
     database_url: str | None = None  # PostgreSQL; then ``database`` only names it in messages
     database_password_env: str = ""
+    node: str = ""  # this daemon's name among several; empty: the host name (the daemon's)
 
     @property
     def store_location(self) -> Path | str:
