@@ -91,10 +91,13 @@ def install(web: WebServer, daemon: Observed) -> None:
 
 def _database(daemon: Observed) -> tuple[dict[str, Any], Connection | None]:
     config = daemon.config
+    conn = None
     try:
         conn = queries.open_reader(config.store_location, config.database_password_env)
         conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchall()
     except Exception as exc:  # any failure to read is what this check is for
+        if conn is not None:
+            conn.close()
         return {"state": "failing", "error": str(exc)}, None
     return {"state": "ok"}, conn
 
