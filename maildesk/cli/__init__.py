@@ -12,7 +12,18 @@ from __future__ import annotations
 import click
 
 from maildesk import __version__
-from maildesk.cli import agents, backup, daemon, install, oauth, privacy, reports, sla, tickets
+from maildesk.cli import (
+    agents,
+    backup,
+    daemon,
+    install,
+    oauth,
+    privacy,
+    reports,
+    sla,
+    store,
+    tickets,
+)
 from maildesk.cli._common import Context
 
 
@@ -31,7 +42,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = Context(config_path)
 
 
-for family in (daemon, install, tickets, agents, sla, reports, privacy, backup, oauth):
+for family in (daemon, install, tickets, agents, sla, reports, privacy, backup, store, oauth):
     for command in family.COMMANDS:
         cli.add_command(command)
 

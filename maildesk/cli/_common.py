@@ -1,5 +1,6 @@
 """What every command shares: the configuration it was given, the one place where
-errors become messages and exit codes, JSON output, read-only access to the store."""
+errors become messages and exit codes, JSON output, and the one way to open the store
+(SQLite or PostgreSQL, read-only or for writing)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from maildesk.config import Config, find_config_path, load
 from maildesk.errors import ConfigError, MaildeskError
 from maildesk.reports.monthly import TEMPLATES as REPORT_TEMPLATES
 from maildesk.store import queries
+from maildesk.store.database import is_url
+from maildesk.store.store import Store
 
 TEMPLATES_USED = [
     "ack.txt.j2",
@@ -75,8 +78,22 @@ def queue_tags(config: Config) -> dict[str, str]:
 @contextmanager
 def readonly(config: Config) -> Iterator[Any]:
     """The store opened read-only: commands that only read can run beside the daemon."""
-    conn = queries.open_readonly(config.database)
+    conn = queries.open_reader(config.store_location, config.database_password_env)
     try:
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def writable(config: Config) -> Iterator[Store]:
+    """The store opened for writing (and migrated), beside the daemon: SQLite serialises
+    the writers, PostgreSQL's transactions keep them apart. A SQLite file must exist
+    already: a command never creates an empty store by mistake."""
+    if not is_url(config.store_location) and not config.database.exists():
+        raise MaildeskError(f"no database at {config.database} (has maildesk run yet?)")
+    store = Store(config.store_location, config.database_password_env)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -17,6 +17,7 @@ from maildesk.agents.actions import Actions, Actor, explain
 from maildesk.cli._common import (
     Context,
     exit_on_error,
+    writable,
 )
 from maildesk.clock import SystemClock
 from maildesk.config import AgentConfig, Config
@@ -26,7 +27,6 @@ from maildesk.errors import MaildeskError
 from maildesk.mail.commands import Command, CommandName, parse_commands
 from maildesk.mail.parse import safe_filename
 from maildesk.mail.parsed import Attachment
-from maildesk.store.store import Store
 from maildesk.templates import Templates
 
 _AS = click.option(
@@ -39,16 +39,11 @@ _AS = click.option(
 
 @contextmanager
 def _actions(config: Config) -> Iterator[Actions]:
-    if not config.database.exists():
-        raise MaildeskError(f"no database at {config.database} (has maildesk run yet?)")
-    store = Store(config.database)
-    try:
+    with writable(config) as store:
         templates = Templates(config.templates_dir, config.language)
         secret = load_secret(config, create=False)
         # An anonymous queue's desk masks and seals as the daemon's does.
         yield Desk(config, store, templates, secret, load_sealer(config)).actions
-    finally:
-        store.close()
 
 
 def _run(

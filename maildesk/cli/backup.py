@@ -22,9 +22,16 @@ from maildesk.store import queries
 @click.pass_obj
 def backup(obj: Context, file: Path) -> None:
     """Copy the database to FILE, consistent even while the daemon runs (SQLite's online
-    backup), then check the copy. FILE holds everything: tickets, mail, attachments."""
+    backup), then check the copy. FILE holds everything: tickets, mail, attachments.
+    A PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump)."""
     with exit_on_error():
         config = obj.config()
+        if config.database_url:
+            raise MaildeskError(
+                f"the store is the PostgreSQL database {config.database}: back it up with"
+                " PostgreSQL's tools, e.g. `pg_dump --format=custom --file=FILE URL`"
+                " (or the replication and backups the database already has)"
+            )
         if file.resolve() == config.database.resolve():
             raise MaildeskError("FILE is the database itself")
         # Written beside FILE first, then renamed: FILE is never a half-written copy.

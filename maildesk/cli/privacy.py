@@ -16,6 +16,7 @@ from maildesk.cli._common import (
     exit_on_error,
     queue_tags,
     readonly,
+    writable,
 )
 from maildesk.clock import SystemClock
 from maildesk.config.secret import load_sealer
@@ -23,7 +24,6 @@ from maildesk.errors import MaildeskError
 from maildesk.privacy import purge as privacy
 from maildesk.privacy.anonymity import is_alias
 from maildesk.privacy.export import export as export_requester
-from maildesk.store.store import Store
 
 
 @click.command()
@@ -39,11 +39,8 @@ def purge(obj: Context, dry_run: bool) -> None:
         config = obj.config()
         days = config.privacy.retention_days
         cutoff = SystemClock().now() - timedelta(days=days)
-        store = _store(config.database)
-        try:
+        with writable(config) as store:
             removed = privacy.purge(store, cutoff, dry_run=dry_run)
-        finally:
-            store.close()
         verb = "would remove" if dry_run else "removed"
         click.echo(f"{verb} {removed} (closed or received more than {days} days ago)")
 
@@ -95,19 +92,10 @@ def erase(obj: Context, requester: str, yes: bool) -> None:
             click.confirm(f"Erase everything about {address}? This cannot be undone", abort=True)
         sealer = load_sealer(config)
         pseudonym = sealer.alias(address) if sealer and not is_alias(address) else None
-        store = _store(config.database)
-        try:
+        with writable(config) as store:
             removed = privacy.erase(store, address, SystemClock().now(), pseudonym=pseudonym)
-        finally:
-            store.close()
         also = f" and {pseudonym}" if pseudonym else ""
         click.echo(f"erased {address}{also}: {removed}")
-
-
-def _store(path: Path) -> Store:
-    if not path.exists():
-        raise MaildeskError(f"no database at {path} (has maildesk run yet?)")
-    return Store(path)
 
 
 COMMANDS = [purge, export, erase]

@@ -14,13 +14,13 @@ from maildesk.cli._common import (
     exit_on_error,
     queue_tags,
     readonly,
+    writable,
 )
 from maildesk.clock import SystemClock
 from maildesk.config.secret import load_sealer
 from maildesk.errors import MaildeskError
 from maildesk.privacy.anonymity import is_sealed_raw
 from maildesk.store import queries
-from maildesk.store.store import Store
 
 
 @click.command()
@@ -173,12 +173,8 @@ def outbox_retry(obj: Context, row_id: int) -> None:
     """Try outbox row ROW_ID again now (also a failed one)."""
     with exit_on_error():
         config = obj.config()
-        store = Store(config.database)
-        try:
-            with store.transaction():
-                found = store.outbox_requeue(row_id, SystemClock().now())
-        finally:
-            store.close()
+        with writable(config) as store, store.transaction():
+            found = store.outbox_requeue(row_id, SystemClock().now())
         if not found:
             raise MaildeskError(f"no pending or failed outbox row {row_id}")
         click.echo(f"outbox row {row_id} will be sent on the next pass")

@@ -272,6 +272,7 @@ class _Checker:
             templates_dir=rel(general["templates_dir"]) if general["templates_dir"] else None,
             reopen_days=general["reopen_days"],
             log_level=general["log_level"],
+            node=general["node"].strip(),
             listener=ListenerConfig(**listener),
             outgoing=OutgoingConfig(
                 **{

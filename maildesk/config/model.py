@@ -222,6 +222,7 @@ class Config:
     database_url: str | None = None  # PostgreSQL; then ``database`` only names it in messages
     database_password_env: str = ""
     oauth: tuple[OAuthSettings, ...] = ()
+    node: str = ""  # this daemon's name among several; empty: the host name (the daemon's)
 
     @property
     def store_location(self) -> Path | str:

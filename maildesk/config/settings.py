@@ -83,6 +83,12 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 maximum=3650,
             ),
             Setting("log_level", "info", "Log level.", ("debug", "info", "warning", "error")),
+            Setting(
+                "node",
+                "",
+                "This daemon's name in /healthz, /metrics and the logs, where several daemons"
+                " share one PostgreSQL database; empty: the machine's host name.",
+            ),
         ),
     ),
     Section(

@@ -5,6 +5,12 @@ returned, that is after the SQLite commit that holds it (ARCHITECTURE.md invaria
 A crash at any moment leaves it in the folder; fetched again, the pipeline recognises it
 as already stored. imapclient blocks, so each account runs on its own thread and hands
 raw bytes to the daemon's single writer through a ``Sink``; it never opens the store.
+
+Where several daemons share one database, an account is read by one of them at a time:
+before it logs in, an account asks its ``owner`` (the daemon's advisory lock on the
+account); the others stand by and ask again every ``OWNER_CHECK_SECONDS``, so one of
+them takes over within that time once the owner is gone. UIDs and UIDVALIDITY live in
+the database, so the new reader goes on where the old one stopped.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 # catches anything a server failed to announce.
 IDLE_RENEW_SECONDS = 300.0
 STOP_SECONDS = 15.0  # how long a shutdown waits for the account threads
+OWNER_CHECK_SECONDS = 15.0  # a standing-by account asks this often (or every poll_seconds)
 _IDLE_TICK = 0.5  # how often a thread in IDLE looks at its stop flag
 _BATCH_BYTES = 32 * 1024 * 1024  # at most this much mail fetched at once (one big mail still is)
 _SEEN = b"\\Seen"
@@ -119,8 +126,11 @@ class Account:
         stopping: threading.Event,
         backoff: Backoff | None = None,
         tokens: TokenSource | None = None,
+        owner: Callable[[str], bool] | None = None,
     ) -> None:
+        """``owner(name)``: whether this daemon reads the account now (None: always)."""
         self.config = config
+        self.owner = owner
         self.sink = sink
         self.stopping = stopping
         self.backoff = backoff or Backoff()
@@ -161,6 +171,8 @@ class Account:
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            if not self._owned():
+                continue
             client = None
             refused = False
             try:
@@ -187,13 +199,26 @@ class Account:
                 self._pause(self.backoff.delay(self._failures, refused=refused))
         log.info("imap:%s: stopped", self.name)
 
+    def _owned(self) -> bool:
+        """Whether this daemon reads the account; if another does, wait before asking again."""
+        if self.owner is None:
+            return True
+        try:
+            if self.owner(self.name):
+                return True
+            self._enter("standby", logging.INFO, "another daemon reads this account; standing by")
+        except Exception as exc:  # the store cannot say: as good as taken
+            self._enter("store", logging.ERROR, f"cannot ask who reads this account: {exc}")
+        self.stopping.wait(min(OWNER_CHECK_SECONDS, self.config.poll_seconds))
+        return False
+
     @property
     def name(self) -> str:
         return self.config.name
 
     @property
     def state(self) -> str:
-        """connecting, connected, unreachable, refused, crashed or store-failing."""
+        """connecting, connected, standby, unreachable, refused, crashed or store-failing."""
         state = self._state.partition(":")[0]
         return {"": "connecting", "ready": "connected", "store": "store-failing"}.get(state, state)
 

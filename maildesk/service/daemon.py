@@ -42,7 +42,7 @@ from maildesk.privacy import purge as privacy
 from maildesk.privacy import sealed
 from maildesk.reports.monthly import MonthlyReport
 from maildesk.service import logs, reload
-from maildesk.service.health import JobState, install
+from maildesk.service.health import Holdings, JobState, install
 from maildesk.service.metrics import Metrics
 from maildesk.service.scheduler import Scheduler
 from maildesk.service.sdnotify import Notifier
@@ -50,6 +50,7 @@ from maildesk.service.tokens import token_sources
 from maildesk.service.web import WebServer
 from maildesk.service.writer import Writer
 from maildesk.sla.sweeps import Sweeps
+from maildesk.store.locks import SWEEP_LOCK, Ownership, account_key
 from maildesk.store.store import Store, iso
 from maildesk.surveys import web as survey_web
 from maildesk.surveys.service import Surveyor
@@ -81,6 +82,10 @@ class Daemon:
         # One source per [[oauth]] credential, shared by the accounts and the relay that
         # name it; kept across reloads ([[oauth]] changes wait for a restart).
         self.tokens = token_sources(config, self.clock)
+        # Among several daemons on one database: the sweeps and each IMAP account belong
+        # to the daemon whose writer's session holds their lock (store/locks.py).
+        self.ownership = Ownership(self.store)
+        self.node = config.node or socket.gethostname()  # [maildesk] node waits for a restart
         self.transport: Transport = self._transport(config)
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
@@ -91,6 +96,7 @@ class Daemon:
             self.clock,
             config.sla.sweep_seconds,
             monthly=self._monthly_report,
+            may_sweep=lambda: self.ownership.take(SWEEP_LOCK),
         )
         self.web: WebServer | None = None  # other parts may add routes before run()
         # Read by the HTTP threads; each is replaced whole, never changed in place.
@@ -110,6 +116,16 @@ class Daemon:
     @property
     def relay(self) -> RelayState:
         return self.sender.relay
+
+    @property
+    def holdings(self) -> Holdings:
+        """For /healthz and /metrics: this node, and what it holds of the shared work."""
+        held = self.ownership.held
+        return Holdings(
+            node=self.node,
+            sweeps=SWEEP_LOCK in held,
+            imap=tuple(a.name for a in self.config.imap if account_key(a.name) in held),
+        )
 
     @property
     def surveyor(self) -> Surveyor:  # the survey pages answer with the desk in force
@@ -184,7 +200,13 @@ class Daemon:
             server = await serve(self.config.listener, handler, socket.getfqdn())
         sink = _ImapSink(self, loop)
         self.accounts = [
-            Account(a, sink, self._imap_stopping, tokens=self.tokens.get(a.oauth))
+            Account(
+                a,
+                sink,
+                self._imap_stopping,
+                tokens=self.tokens.get(a.oauth),
+                owner=sink.own,
+            )
             for a in self.config.imap
         ]
         threads = [account.start() for account in self.accounts]
@@ -219,7 +241,7 @@ class Daemon:
             f"{config.listener.port}"
             if listening
             else "listener disabled",
-            f"database {config.database}",
+            f"node {self.node}, database {config.database}",
             f"outgoing mail to folder {config.outgoing.directory}"
             if config.outgoing.transport == "file"
             else f"outgoing mail via relay {config.outgoing.host}:{config.outgoing.port}",
@@ -358,6 +380,9 @@ class Daemon:
     async def purge(self) -> privacy.Removed:
         """Purge what is past ``[privacy] retention_days``, a batch per transaction."""
         now = self.clock.now()
+        if not await self.db(self.ownership.take, SWEEP_LOCK):  # another daemon purges
+            self._job(PURGE_JOB, state="standby", last_result="another node sweeps")
+            return privacy.Removed()
         self._job(PURGE_JOB, state="running", last_run=iso(now))
         cutoff = now - timedelta(days=self.config.privacy.retention_days)
         total = privacy.Removed()
@@ -430,6 +455,11 @@ class _ImapSink:
 
     def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]:
         return asyncio.run_coroutine_threadsafe(self.daemon.accept(raw, envelope), self.loop)
+
+    def own(self, account: str) -> bool:
+        """Whether this daemon reads ``account`` (another may, on a shared database)."""
+        take = self.daemon.ownership.take
+        return self.daemon.writer.submit(take, account_key(account)).result()
 
     def load_state(self, account: str, folder: str) -> tuple[int, int] | None:
         return self.daemon.writer.submit(self.daemon.store.imap_state, account, folder).result()

@@ -8,7 +8,6 @@ store, so a scrape never waits behind the writer nor holds it up.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -22,13 +21,14 @@ from maildesk.outbox.sender import RelayState
 from maildesk.service.metrics import Family, Metrics, gauge, render
 from maildesk.service.web import Request, Response, WebServer
 from maildesk.store import queries
+from maildesk.store.database import Connection
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(frozen=True)
 class JobState:
-    state: str = "scheduled"  # scheduled, running
+    state: str = "scheduled"  # scheduled, running, standby (another node sweeps)
     last_run: str = ""
     last_result: str = ""
     next_run: str = ""
@@ -53,6 +53,15 @@ class Credential(Protocol):
 
     @property
     def last_error(self) -> MaildeskError | None: ...
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What this daemon holds among several on one database (store/locks.py)."""
+
+    node: str
+    sweeps: bool = False  # the sweep lock: this daemon sweeps
+    imap: tuple[str, ...] = ()  # the IMAP accounts this daemon reads
 
 
 class Observed(Protocol):
@@ -85,17 +94,24 @@ class Observed(Protocol):
     @property
     def started_at(self) -> float: ...  # time.time() at start
 
+    @property
+    def holdings(self) -> Holdings: ...
+
 
 def install(web: WebServer, daemon: Observed) -> None:
     web.route("GET", "/healthz", lambda request: healthz(daemon, request))
     web.route("GET", "/metrics", lambda request: metrics(daemon, request))
 
 
-def _database(daemon: Observed) -> tuple[dict[str, Any], sqlite3.Connection | None]:
+def _database(daemon: Observed) -> tuple[dict[str, Any], Connection | None]:
+    config = daemon.config
+    conn = None
     try:
-        conn = queries.open_readonly(daemon.config.database)
+        conn = queries.open_reader(config.store_location, config.database_password_env)
         conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchall()
     except Exception as exc:  # any failure to read is what this check is for
+        if conn is not None:
+            conn.close()
         return {"state": "failing", "error": str(exc)}, None
     return {"state": "ok"}, conn
 
@@ -123,11 +139,13 @@ def healthz(daemon: Observed, request: Request) -> Response:
     }
     relay = {"transport": daemon.config.outgoing.transport, **asdict(daemon.relay)}
     jobs = {name: asdict(job) for name, job in daemon.jobs.items()}
+    # An account another daemon reads is in good hands: standing by is no trouble.
     troubled = (
-        any(a["state"] != "connected" for a in imap.values())
+        any(a["state"] not in ("connected", "standby") for a in imap.values())
         or daemon.relay.state == "failing"
         or any(o["state"] == "failing" for o in oauth.values())
     )
+    held = daemon.holdings
     if daemon.stopping:
         status = "stopping"
     elif not daemon.ready:
@@ -141,6 +159,7 @@ def healthz(daemon: Observed, request: Request) -> Response:
         "ready": daemon.ready and not daemon.stopping,
         "version": __version__,
         "uptime_seconds": round(time.time() - daemon.started_at, 1),
+        "node": {"name": held.node, "sweeps": held.sweeps, "imap": list(held.imap)},
         "listener": {
             "state": "listening" if listener.enabled else "disabled",
             "address": f"{listener.protocol}://{listener.host}:{listener.port}",
@@ -182,7 +201,22 @@ def metrics(daemon: Observed, request: Request) -> Response:
 
 
 def _state_families(daemon: Observed) -> list[Family]:
+    held = daemon.holdings
     return [
+        gauge("maildesk_node_info", "This daemon's node name.", {(("node", held.node),): 1}),
+        gauge(
+            "maildesk_sweep_lock_held",
+            "1 while this daemon holds the sweep lock (it sweeps; others stand by).",
+            {(("node", held.node),): held.sweeps},
+        ),
+        gauge(
+            "maildesk_imap_account_held",
+            "1 while this daemon reads the IMAP account; 0 while another daemon does.",
+            {
+                (("account", a.name), ("node", held.node)): a.name in held.imap
+                for a in daemon.accounts
+            },
+        ),
         gauge(
             "maildesk_ready",
             "1 while the daemon takes mail (started, not stopping).",
@@ -208,7 +242,7 @@ def _state_families(daemon: Observed) -> list[Family]:
     ]
 
 
-def _store_families(conn: sqlite3.Connection) -> list[Family]:
+def _store_families(conn: Connection) -> list[Family]:
     tickets = queries.ticket_counts(conn)
     outbox = queries.outbox_counts(conn)
     families = [

@@ -19,6 +19,7 @@ from maildesk.templates import PACKAGED, Templates
 # waits for the next restart.
 RESTART_ONLY = {
     "database": "maildesk.database",
+    "node": "maildesk.node",
     "secret_file": "maildesk.secret_file",
     "secret_env": "maildesk.secret_env",
     "listener": "[listener]",

@@ -7,6 +7,11 @@ so the store still has one writer. Jobs live in memory only: what is due lives o
 ticket rows, so there is no job store to corrupt and a restart replays nothing. The first
 runs come at start-up, which is how a daemon stopped over a weekend catches up.
 
+Several daemons on one PostgreSQL database all run these jobs, but only the one that
+holds the sweep lock (``may_sweep``, store/locks.py) acts: the others find it taken and
+stand by, asking again at each run, so one of them takes over within a sweep interval
+once the holder's database session is gone.
+
 The scheduler keeps real time (it only says *when* to look); what is due is decided with
 the injected clock's ``now``, so tests call the sweeps directly with a ``FakeClock``.
 """
@@ -44,11 +49,15 @@ class Scheduler:
         clock: Clock,
         interval: float,
         monthly: Callable[[datetime], object] | None = None,
+        may_sweep: Callable[[], bool] | None = None,
     ) -> None:
         self.sweeps = sweeps  # asked at each run, so a reloaded configuration applies
         # The monthly report mail (report_mail.py): looked at hourly; it knows what it sent.
         self.monthly = monthly
         self.submit = submit  # Writer.submit: run a function on the single writer thread
+        # On the writer thread: whether this daemon holds the sweep lock (takes it if free).
+        self.may_sweep = may_sweep or _always
+        self.sweeping = False  # for /healthz: whether the last look found the lock ours
         self.clock = clock
         self.interval = interval
         self._scheduler: Any = None
@@ -120,7 +129,22 @@ class Scheduler:
             if allowed:
                 self._sweep(name, sweep)
 
+    def _standby(self, name: str) -> bool:
+        """Whether another daemon sweeps: then this one's run does nothing."""
+        try:
+            self.sweeping = bool(self.submit(self.may_sweep).result())
+        except Exception as exc:  # the store cannot say: act as if it were taken
+            log.warning(
+                "%s: cannot ask for the sweep lock (%s); the next run asks again", name, exc
+            )
+            self.sweeping = False
+        if not self.sweeping:
+            self._state(name, state="standby", last_result="another node sweeps")
+        return not self.sweeping
+
     def _sweep(self, name: str, sweep: Callable[[Sweeps, datetime], SweepReport]) -> None:
+        if self._standby(name):
+            return
         self._state(name, state="running", last_run=iso(self.clock.now()))
         done = SweepReport()
         result = ""
@@ -146,7 +170,7 @@ class Scheduler:
 
     def _monthly(self) -> None:
         monthly = self.monthly
-        if monthly is None:
+        if monthly is None or self._standby("monthly-report"):
             return
         self._state("monthly-report", state="running", last_run=iso(self.clock.now()))
         try:
@@ -189,6 +213,10 @@ class Scheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+
+
+def _always() -> bool:
+    return True
 
 
 def _add(total: SweepReport, part: SweepReport) -> SweepReport:

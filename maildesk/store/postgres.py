@@ -10,11 +10,12 @@ import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.rows import RowMaker
 
-from maildesk.errors import ConfigError
+from maildesk.errors import ConfigError, TransientError
 
 
 class Row:
@@ -100,6 +101,17 @@ class PostgresConnection:
         self.raw.close()
 
 
+def _where(url: str) -> str:
+    """Host, port and database of ``url``, for a message (never its user or password).
+
+    >>> _where("postgresql://desk:s3cret@db.example:5433/maildesk")
+    'db.example:5433/maildesk'
+    """
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.hostname or 'localhost'}{port}{parts.path}"
+
+
 def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
     """Connect to ``url`` (a libpq URI). The password comes from the variable named
     ``password_env`` when it is set; else libpq finds it ($PGPASSWORD, ~/.pgpass)."""
@@ -109,7 +121,11 @@ def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
         if not password:
             raise ConfigError([f"maildesk.database_password_env: ${password_env} is not set"])
         extra["password"] = password
-    conn = psycopg.connect(
-        url, autocommit=True, row_factory=_rows, application_name="maildesk", **extra
-    )
+    try:
+        conn = psycopg.connect(
+            url, autocommit=True, row_factory=_rows, application_name="maildesk", **extra
+        )
+    except psycopg.OperationalError as exc:  # down, refused, a wrong password: try later
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise TransientError(f"cannot connect to the database {_where(url)}: {reason}") from exc
     return PostgresConnection(conn)
