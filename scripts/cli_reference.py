@@ -1,4 +1,4 @@
-"""Regenerate the README's CLI reference from ``maildesk --help`` (tests check it is current).
+"""Regenerate docs/cli.md, the CLI reference, from ``maildesk --help`` (tests check it is current).
 
 Usage: python scripts/cli_reference.py [--check]
 """
@@ -12,7 +12,7 @@ import click
 
 from maildesk.cli import cli
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
 
 
@@ -30,22 +30,24 @@ def _helps(command: click.Command, path: list[str]) -> list[tuple[str, str]]:
 def reference() -> str:
     blocks = []
     for name, text in _helps(cli, ["maildesk"]):
-        blocks.append(f"### `{name}`\n\n```\n{text.rstrip()}\n```\n")
+        blocks.append(f"## `{name}`\n\n```\n{text.rstrip()}\n```\n")
     return "\n".join(blocks)
 
 
-def updated(readme: str) -> str:
-    head, _, rest = readme.partition(START)
-    _, _, tail = rest.partition(END)
+def updated(page: str) -> str:
+    head, start, rest = page.partition(START)
+    _, end, tail = rest.partition(END)
+    if not (start and end):
+        raise SystemExit(f"{PAGE}: the markers {START} and {END} are missing")
     return f"{head}{START}\n{reference()}{END}{tail}"
 
 
 def main() -> int:
-    current = README.read_text(encoding="utf-8")
+    current = PAGE.read_text(encoding="utf-8")
     fresh = updated(current)
     if "--check" in sys.argv:
         return 0 if fresh == current else 1
-    README.write_text(fresh, encoding="utf-8")
+    PAGE.write_text(fresh, encoding="utf-8")
     return 0
 
 

@@ -103,7 +103,7 @@ def test_the_relay_is_named_and_trusted_never_downgraded(
     assert outgoing["ca_file"] == "/etc/ssl/certs/ssl-cert-snakeoil.pem"
 
 
-def test_the_readme_service_section_links_here() -> None:
-    readme = (PAGE.parents[1] / "README.md").read_text(encoding="utf-8")
-    service = readme.split("## Running as a service", 1)[1].split("\n## ", 1)[0]
-    assert "(docs/mta.md)" in service
+def test_the_admin_guide_service_section_links_here() -> None:
+    admin = (PAGE.parent / "admin.md").read_text(encoding="utf-8")
+    service = admin.split("## Running as a service", 1)[1].split("\n## ", 1)[0]
+    assert "(mta.md)" in service

@@ -1,4 +1,5 @@
-"""The README's CLI reference is generated from --help and must match it."""
+"""The CLI reference (docs/cli.md) is generated from --help and must match it; the README
+gives the commands CI runs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_cli_reference_in_the_readme_is_current() -> None:
+def test_the_cli_reference_in_docs_is_current() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "cli_reference.py"), "--check"],
         capture_output=True,

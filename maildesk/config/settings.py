@@ -471,8 +471,8 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "One [[oauth]] table per OAuth2 client credential, named by the oauth key of"
         " [[imap]] accounts and [outgoing]: Microsoft 365 and Google Workspace accept only"
         " OAuth2 sign-in. Tokens are fetched, and refreshed before they expire, by the daemon;"
-        " none is ever written to the log. See the README's \"Microsoft 365 and Google"
-        ' Workspace".',
+        ' none is ever written to the log. See "Microsoft 365 and Google Workspace" in'
+        " docs/admin.md.",
         (
             Setting("name", "", "Short name, given as oauth = NAME in [[imap]] and [outgoing]."),
             Setting(
