@@ -166,7 +166,11 @@ def test_the_same_message_sent_to_two_daemons_at_once_is_one_ticket_one_ack(
     assert count(postgres, database, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 1
     for desk in desks:  # each daemon's command line reads the one database
         [ticket] = desk.json("tickets")
-        assert (ticket["ref"], ticket["message_count"]) == ("INFO#1", 2)  # the mail, the ack
+        # The mail and its acknowledgement. The number may be 2: the daemon that lost the
+        # race drew 1 from the sequence before its transaction was undone (numbers are
+        # never reused, so a gap is the price).
+        assert ticket["ref"] in ("INFO#1", "INFO#2")
+        assert ticket["message_count"] == 2
 
     # Each names itself; one sweeps, the other stands by; both are healthy.
     holder, other = sweeper(desks)
