@@ -12,29 +12,9 @@ import pytest
 
 from tests.agents.test_refusals import ENGLISH, SPANISH, commands, words
 from tests.support.daemon import Maildesk
+from tests.support.desks import AGENTS, QUEUES
 from tests.support.messages import parse_mail, text_of, to_of
 
-AGENTS = """
-[[agents]]
-name = "Berta Gómez"
-addresses = ["berta@uni.example"]
-groups = ["secretaria"]
-
-[[agents]]
-name = "Carlos"
-addresses = ["carlos@uni.example"]
-groups = ["secretaria"]
-coordinator = true
-"""
-# One agent in the rotation: on duty whatever day the test runs.
-QUEUES = """
-[[queues]]
-name = "info"
-addresses = ["info@uni.example"]
-tag = "INFO"
-groups = ["secretaria"]
-rotation = ["berta@uni.example"]
-"""
 PDF = b"%PDF-1.4 certificado " * 40
 
 

@@ -16,28 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.support.daemon import Maildesk, free_port, mail
+from tests.support.desks import AGENTS, QUEUES
 from tests.support.messages import parse_mail, text_of
 
-AGENTS = """
-[[agents]]
-name = "Berta Gómez"
-addresses = ["berta@uni.example"]
-groups = ["secretaria"]
-
-[[agents]]
-name = "Carlos"
-addresses = ["carlos@uni.example"]
-groups = ["secretaria"]
-coordinator = true
-"""
-QUEUES = """
-[[queues]]
-name = "info"
-addresses = ["info@uni.example"]
-tag = "INFO"
-groups = ["secretaria"]
-rotation = ["berta@uni.example"]
-"""
 FULL = "berta@uni.example"
 
 

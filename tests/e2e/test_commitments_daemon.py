@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from maildesk.clock import SystemClock
 from tests.support.daemon import Maildesk, mail
+from tests.support.desks import QUEUES
 from tests.support.messages import parse_mail
 
 ALL_WEEK = "".join(
@@ -46,14 +47,6 @@ CONTACTS = """
 [[escalations]]
 level = 1
 notify = ["coord@uni.example"]
-"""
-QUEUES = """
-[[queues]]
-name = "info"
-addresses = ["info@uni.example"]
-tag = "INFO"
-groups = ["secretaria"]
-rotation = ["berta@uni.example"]
 """
 ZONE = ZoneInfo("America/Santo_Domingo")  # the default [maildesk] timezone
 

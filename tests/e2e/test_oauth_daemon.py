@@ -18,6 +18,7 @@ from tests.ingest.test_imap import message, wait_until
 from tests.servers.dovecot_oauth import OAuthDovecot
 from tests.servers.oauth_relay import OAuthRelay
 from tests.servers.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
+from tests.support.oauth import oauth_dovecot
 
 pytestmark = pytest.mark.server
 
@@ -33,19 +34,8 @@ def tokens() -> Iterator[OAuthServer]:
 
 @pytest.fixture
 def dovecot(tmp_path: Path, tokens: OAuthServer) -> Iterator[OAuthDovecot]:
-    problem: RuntimeError | None = None
-    try:
-        server = OAuthDovecot(tmp_path / "dovecot", tokens.introspection_url)
-        server.add_user("info", "password-for-append")
-        server.start()
-    except RuntimeError as exc:
-        problem = exc
-    if problem is not None:
-        pytest.fail(f"the test Dovecot with OAuth2 cannot run: {problem}", pytrace=False)
-    try:
+    with oauth_dovecot(tmp_path / "dovecot", tokens) as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 from tests.servers import SmtpSink
 from tests.servers.smtp_sink import ReceivedMessage
 from tests.support.daemon import Maildesk, mail
+from tests.support.desks import QUEUES
 from tests.support.messages import parse_mail, text_of
 
 AGENTS = """
@@ -28,14 +29,6 @@ groups = ["secretaria"]
 [agent_auth]
 require = true
 authserv_ids = ["mx.uni.example"]
-"""
-QUEUES = """
-[[queues]]
-name = "info"
-addresses = ["info@uni.example"]
-tag = "INFO"
-groups = ["secretaria"]
-rotation = ["berta@uni.example"]
 """
 PASSED = "mx.uni.example; dkim=pass header.d=uni.example"  # what our MTA would write
 ANA = "ana@alumnos.example"

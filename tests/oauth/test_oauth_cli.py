@@ -15,6 +15,7 @@ import pytest
 from tests.servers.dovecot_oauth import OAuthDovecot
 from tests.servers.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 from tests.support.daemon import environment
+from tests.support.oauth import oauth_dovecot
 
 pytestmark = pytest.mark.server
 
@@ -96,19 +97,8 @@ def _check_config(folder: Path, tokens: OAuthServer, dovecot: OAuthDovecot) -> N
 
 @pytest.fixture
 def dovecot(tmp_path: Path, tokens: OAuthServer) -> Iterator[OAuthDovecot]:
-    problem: RuntimeError | None = None
-    try:
-        server = OAuthDovecot(tmp_path / "dovecot", tokens.introspection_url)
-        server.add_user("info", "password-for-append")
-        server.start()
-    except RuntimeError as exc:
-        problem = exc
-    if problem is not None:
-        pytest.fail(f"the test Dovecot with OAuth2 cannot run: {problem}", pytrace=False)
-    try:
+    with oauth_dovecot(tmp_path / "dovecot", tokens) as server:
         yield server
-    finally:
-        server.close()
 
 
 def test_check_gets_a_token_and_logs_in_with_it(

@@ -28,6 +28,7 @@ from maildesk.oauth.settings import OAuthSettings
 from maildesk.oauth.tokens import TokenSource, store_refresh_token
 from tests.servers.dovecot_oauth import OAuthDovecot
 from tests.servers.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
+from tests.support.oauth import oauth_dovecot
 
 pytestmark = pytest.mark.server
 
@@ -49,19 +50,8 @@ def tokens() -> Iterator[OAuthServer]:
 @pytest.fixture
 def dovecot(tmp_path: Path, tokens: OAuthServer) -> Iterator[OAuthDovecot]:
     """A started Dovecot with the oauth2 passdb; one that cannot start fails the test."""
-    problem: RuntimeError | None = None
-    try:
-        server = OAuthDovecot(tmp_path / "dovecot", tokens.introspection_url)
-        server.add_user("info", "password-for-append")
-        server.start()
-    except RuntimeError as exc:
-        problem = exc
-    if problem is not None:
-        pytest.fail(f"the test Dovecot with OAuth2 cannot run: {problem}", pytrace=False)
-    try:
+    with oauth_dovecot(tmp_path / "dovecot", tokens) as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
