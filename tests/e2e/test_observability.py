@@ -75,9 +75,14 @@ def test_metrics_parse_and_healthz_reports_each_part(tmp_path: Path) -> None:
             jobs: dict[str, Any] = json.loads(get(desk, "/healthz")[2])["scheduler"]["jobs"]
             return jobs if all(job["state"] != "running" for job in jobs.values()) else {}
 
-        seen: list[dict[str, Any]] = []
-        wait(lambda: seen.append(settled()) or seen[-1], "the first sweeps to finish")
-        jobs = seen[-1]
+        seen: list[dict[str, Any]] = [{}]
+
+        def finished() -> bool:
+            seen[0] = settled()
+            return bool(seen[0])
+
+        wait(finished, "the first sweeps to finish")
+        jobs = seen[0]
         assert all(job["next_run"] > job["last_run"] for job in jobs.values()), jobs
         # The sweeps ran at start: an empty desk has nothing due.
         wait(
