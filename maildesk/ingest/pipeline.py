@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
-from maildesk.agents.intake import AgentCheck
 from maildesk.clock import Clock
 from maildesk.config import QueueConfig, address_matches, queue_for
 from maildesk.desk import Desk
 from maildesk.errors import MalformedMail
+from maildesk.ingest.answers import AutoAnswers
+from maildesk.ingest.arrival import Arrival
 from maildesk.ingest.bounced import Bounces
 from maildesk.ingest.envelope import (
     Duplicate,
@@ -35,46 +35,19 @@ from maildesk.mail.parse import parse
 from maildesk.mail.parsed import Address, Attachment, ParsedMail
 from maildesk.mail.thread import (
     Hit,
-    ThreadChoice,
     Via,
     base_subject,
     choose,
     find_tag,
-    reply_subject,
     signed_tickets,
     strip_tags,
 )
 from maildesk.model import Ticket
-from maildesk.outbox.mailer import Mail
-from maildesk.privacy.masking import Masked
 from maildesk.store.store import AlreadyStored, NewTicket
 from maildesk.surveys.replies import Answer
 from maildesk.workflow import Action, Decision, decide
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """One message on its way through the pipeline: what came in and what was decided.
-
-    Built step by step (``replace``) as the pipeline learns more; the steps that store it
-    read it whole instead of a dozen parameters.
-    """
-
-    raw: bytes  # as received
-    envelope: Envelope  # its sender a pseudonym once kept, in anonymous queues
-    mail: ParsedMail  # masked in anonymous queues
-    sender: Address  # the pseudonym in anonymous queues
-    kind: Classification
-    key: str  # dedupe key: Message-ID plus a content hash
-    now: datetime
-    queue: QueueConfig  # where it was written (a ticket it joins may be of another)
-    queue_address: str  # the address of ours it was written to
-    masked: Masked | None = None
-    choice: ThreadChoice | None = None
-    agent: AgentCheck | None = None
-    kept: bytes = b""  # the raw mail as the store keeps it: sealed in anonymous queues
 
 
 class Pipeline:
@@ -84,16 +57,15 @@ class Pipeline:
         self.desk = desk
         self.config = desk.config
         self.store = desk.store
-        self.templates = desk.templates
         self.clock = clock
         self.secret = desk.secret
-        self.mailer = desk.mailer
         self.deadlines = desk.deadlines
         self.intake = desk.intake
         self.surveys = desk.surveyor
         self.masking = desk.masking
         self.bounces = Bounces(desk)
         self.tags = {q.tag for q in desk.config.queues}
+        self.answers = AutoAnswers(desk, self.tags)
         self.agents = desk.config.agent_addresses()
         self.own = list(desk.config.own_addresses)
 
@@ -265,9 +237,9 @@ class Pipeline:
             self.deadlines.after_message(ticket, existing, sender.email, owed, now)
         acknowledged = decision.acknowledge and ticket is not None
         if acknowledged and ticket is not None:
-            acknowledged = self._acknowledge(arrival, ticket, ref, ack_template)
+            acknowledged = self.answers.acknowledge(arrival, ticket, ref, ack_template)
         if refused and ticket is not None:
-            self._refused_attachments(arrival, ticket, ref, refused)
+            self.answers.refused_attachments(arrival, ticket, ref, refused)
         self.intake.arrived(
             ticket, message, mail, sender, arrival.agent, decision, kind.may_answer, now
         )
@@ -331,43 +303,6 @@ class Pipeline:
             )
         return refused
 
-    def _acknowledge(self, arrival: Arrival, ticket: int, ref: str, template: str) -> bool:
-        """Queue the acknowledgement unless the sender is over the loop guard's rate."""
-        sender, now = arrival.sender, arrival.now
-        if self._over_rate(sender.email, now):
-            self.store.add_event(
-                ticket, "rate-limited", f"no acknowledgement to {sender.email}", now
-            )
-            log.warning(
-                "not answering %s: over %d automatic messages this hour (loop guard) ticket=%s",
-                sender.email,
-                self.config.limits.auto_replies_per_hour,
-                ref,
-            )
-            return False
-        subject = base_subject(strip_tags(arrival.mail.subject, self.tags))
-        # What this ticket is owed, which a VIP segment or a queue's policy may shorten.
-        hours = _hours(self.deadlines.first_response_hours(ticket))
-        self._answer(
-            arrival, "ack", template, {"subject": subject, "response_hours": hours}, ticket
-        )
-        return True
-
-    def _refused_attachments(
-        self, arrival: Arrival, ticket: int, ref: str, refused: Sequence[Attachment]
-    ) -> None:
-        names = ", ".join(a.filename for a in refused)
-        self.store.add_event(ticket, "attachments-over-limit", names, arrival.now)
-        log.warning("attachments over the limit ticket=%s: %d not kept", ref, len(refused))
-        if arrival.kind.may_answer and not self._over_rate(arrival.sender.email, arrival.now):
-            limits = self.config.limits
-            context = {
-                "refused": [a.filename for a in refused],
-                "max_attachments": limits.max_attachments,
-                "max_megabytes": round(limits.max_attachment_bytes / 1048576, 1),
-            }
-            self._answer(arrival, "notice", "attachments_refused.txt.j2", context, ticket)
-
     def _survey_answer(self, arrival: Arrival, answered: tuple[int, Answer]) -> Stored:
         number, answer = answered
         mail = arrival.mail
@@ -388,38 +323,6 @@ class Pipeline:
             )
         )
         return Stored(number, Action.APPEND, mail.message_id, recorded.ref, False)
-
-    def _over_rate(self, address: str, now: datetime) -> bool:
-        sent = self.store.automatic_sent_since(address, now - timedelta(hours=1))
-        return sent >= self.config.limits.auto_replies_per_hour
-
-    def _answer(
-        self,
-        arrival: Arrival,
-        kind: str,
-        template: str,
-        context: dict[str, Any],
-        ticket: int,
-    ) -> None:
-        """Queue an automatic answer to the arrival's sender, threaded under it (RFC 3834)."""
-        queue, mail, sender = arrival.queue, arrival.mail, arrival.sender
-        self.mailer.queue(
-            Mail(
-                ticket=ticket,
-                kind=kind,
-                queue=queue,
-                from_address=arrival.queue_address,
-                to=[sender],
-                subject=reply_subject(queue.tag, ticket, mail.subject, self.tags),
-                template=template,
-                language=queue.language,
-                context={"requester_name": sender.name, **context},
-                in_reply_to=mail.message_id,
-                references=mail.references,
-                auto_submitted="auto-replied",
-            ),
-            arrival.now,
-        )
 
     def _quarantine(
         self, raw: bytes, envelope: Envelope, reason: str, now: datetime
@@ -464,8 +367,3 @@ def _outsider(ticket: Ticket | None, address: str) -> bool:
         return False
     address = address.lower()
     return address != ticket.requester and address not in ticket.participants
-
-
-def _hours(value: float) -> int | float:
-    """8.0 -> 8, 1.5 -> 1.5: as people write a number of hours."""
-    return int(value) if value == int(value) else round(value, 1)
