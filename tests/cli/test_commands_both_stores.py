@@ -13,12 +13,14 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -27,6 +29,7 @@ from maildesk.clock import FakeClock, SystemClock
 from maildesk.config import parse
 from maildesk.ingest.envelope import Envelope, Quarantined, Stored
 from maildesk.model import State
+from maildesk.store.queries import open_reader
 from maildesk.store.store import Store
 from tests.reports.test_monthly import CONFIG as MONTH_CONFIG
 from tests.reports.test_monthly import make_store
@@ -368,3 +371,16 @@ def test_report_of_the_hand_computed_month_is_the_same_on_both_stores(
     assert (figures["scope"], figures["opened"], figures["answered_on_time"]) == ("total", 7, 3)
     assert (figures["first_response_median_h"], figures["first_response_p90_h"]) == (2.25, 27.35)
     assert (figures["surveys_sent"], figures["satisfaction"]) == (4, 0.6667)
+
+
+def test_the_reading_commands_connection_cannot_write(desks: tuple[Desk, Desk]) -> None:
+    # tickets, show, sla, report … read beside the daemon: their connection must not write.
+    for desk in desks:
+        location = desk.folder / desk.location if desk.kind == "sqlite" else desk.location
+        conn = open_reader(location)
+        try:
+            with pytest.raises((sqlite3.OperationalError, psycopg.errors.ReadOnlySqlTransaction)):
+                conn.execute("DELETE FROM outbox")
+            assert conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 3
+        finally:
+            conn.close()
