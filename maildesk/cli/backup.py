@@ -15,6 +15,7 @@ from maildesk.cli._common import (
 )
 from maildesk.errors import MaildeskError
 from maildesk.store import queries
+from maildesk.store.database import redacted
 
 
 @click.command()
@@ -28,8 +29,9 @@ def backup(obj: Context, file: Path) -> None:
         config = obj.config()
         if config.database_url:
             raise MaildeskError(
-                f"the store is the PostgreSQL database {config.database}: back it up with"
-                " PostgreSQL's tools, e.g. `pg_dump --format=custom --file=FILE URL`"
+                f"the store is the PostgreSQL database {redacted(config.store_location)}:"
+                " back it up with PostgreSQL's tools, e.g."
+                " `pg_dump --format=custom --file=FILE URL`"
                 " (or the replication and backups the database already has)"
             )
         if file.resolve() == config.database.resolve():

@@ -1,7 +1,7 @@
 """``maildesk purge``, ``export`` and ``erase``: the personal-data duties on the command line.
 
-They work on the database while the daemon runs: SQLite serialises writers, and each
-purge batch is a short transaction of its own.
+They work on the database while the daemon runs: SQLite serialises writers, PostgreSQL's
+transactions keep them apart, and each purge batch is a short transaction of its own.
 """
 
 from __future__ import annotations
@@ -94,8 +94,14 @@ def erase(obj: Context, requester: str, yes: bool) -> None:
         pseudonym = sealer.alias(address) if sealer and not is_alias(address) else None
         with writable(config) as store:
             removed = privacy.erase(store, address, SystemClock().now(), pseudonym=pseudonym)
+            postgres = store.dialect.is_postgres
         also = f" and {pseudonym}" if pseudonym else ""
         click.echo(f"erased {address}{also}: {removed}")
+        if postgres:  # SQLite overwrote the deleted pages; PostgreSQL cannot be told to
+            click.echo(
+                "PostgreSQL keeps the deleted rows until VACUUM, and WAL archives and base"
+                " backups keep them until they rotate: see docs/admin.md, Personal data"
+            )
 
 
 COMMANDS = [purge, export, erase]

@@ -6,7 +6,6 @@ Both read only: ``sla`` the ticket rows (the due times the daemon keeps on them)
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from maildesk.sla.calendar import DAYS, WorkingCalendar
 from maildesk.sla.deadlines import answered_since
 from maildesk.sla.rules import ACTIVE_STATES, working_time_left
 from maildesk.sla.sweeps import TEMPLATES, format_working
+from maildesk.store.database import Connection, columns
 from maildesk.store.store import from_iso
 
 # The daemon and ``maildesk check`` verify these templates like the others.
@@ -87,7 +87,7 @@ def sla(obj: Context, queue: str | None, everything: bool, limit: int, as_json: 
 
 
 def _commitments(
-    conn: sqlite3.Connection,
+    conn: Connection,
     config: Config,
     calendar: WorkingCalendar,
     now: datetime,
@@ -104,15 +104,14 @@ def _commitments(
     if queue:
         where.append("queue = ?")
         args.append(queue)
-    try:
-        found = conn.execute(
-            "SELECT * FROM tickets WHERE "  # noqa: S608 - fixed clauses and '?' marks
-            + " AND ".join(where)
-            + " ORDER BY risk_at LIMIT ?",
-            [*args, limit],
-        ).fetchall()
-    except sqlite3.OperationalError as exc:  # a store from before migration 0005
-        raise MaildeskError(f"the database has no due times yet ({exc}); run maildesk run") from exc
+    if "risk_at" not in columns(conn, "tickets"):  # a store from before migration 0005
+        raise MaildeskError("the database has no due times yet; run maildesk migrate")
+    found = conn.execute(
+        "SELECT * FROM tickets WHERE "  # noqa: S608 - fixed clauses and '?' marks
+        + " AND ".join(where)
+        + " ORDER BY risk_at LIMIT ?",
+        [*args, limit],
+    ).fetchall()
     agents = tuple(sorted(config.agent_addresses()))
     rows = []
     for ticket in found:

@@ -1,4 +1,7 @@
-"""The IMAP adapter against a real Dovecot, with the real pipeline and store behind it."""
+"""The IMAP adapter against a real Dovecot, with the real pipeline and store behind it.
+
+The tests that store mail run on both stores: the UIDs taken and each folder's
+UIDVALIDITY live in the database, SQLite's or PostgreSQL's."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from tests.servers import Dovecot
 from tests.support.desk import build_pipeline
 
 pytestmark = pytest.mark.server
+both_stores = pytest.mark.stores("sqlite", "postgresql")
 
 FAST = Backoff(first=0.05, refused_first=0.05, cap=0.2)
 
@@ -55,7 +59,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
 class Desk:
     """The daemon's ingest half in-process: a pipeline and a store behind one writer thread."""
 
-    def __init__(self, tmp_path: Path, dovecot: Dovecot) -> None:
+    def __init__(self, tmp_path: Path, dovecot: Dovecot, location: Path | str) -> None:
         self.tmp_path = tmp_path
         self.dovecot = dovecot
         self.config = parse(
@@ -65,7 +69,7 @@ class Desk:
             base_dir=tmp_path,
         )
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-writer")
-        self.store = self.writer.submit(Store, self.config.database).result()
+        self.store = self.writer.submit(Store, location).result()
         self.pipeline = build_pipeline(self.config, self.store, SystemClock())
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -193,8 +197,8 @@ class _Lines(logging.Handler):
 
 
 @pytest.fixture
-def desk(tmp_path: Path, dovecot: Dovecot) -> Iterator[Desk]:
-    opened = Desk(tmp_path, dovecot)
+def desk(tmp_path: Path, dovecot: Dovecot, store_location: Path | str) -> Iterator[Desk]:
+    opened = Desk(tmp_path, dovecot, store_location)
     try:
         yield opened
     finally:
@@ -225,6 +229,7 @@ def folder_flags(dovecot: Dovecot, folder: str, user: str = "info") -> dict[int,
 # -- taking mail ---------------------------------------------------------------------
 
 
+@both_stores
 def test_appended_mail_becomes_tickets_by_idle_before_any_poll(
     desk: Desk, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -251,6 +256,7 @@ def test_appended_mail_becomes_tickets_by_idle_before_any_poll(
     assert last_uid == 3
 
 
+@both_stores
 def test_without_idle_the_folder_is_polled(desk: Desk, dovecot: Dovecot) -> None:
     dovecot.append("info", "INBOX", message(1))
     desk.start(desk.account(idle=False, poll_seconds=1))
@@ -260,6 +266,7 @@ def test_without_idle_the_folder_is_polled(desk: Desk, dovecot: Dovecot) -> None
     wait_until(lambda: desk.tickets() == 2, timeout=30)  # without IDLE, only a poll finds it
 
 
+@both_stores
 def test_batches_are_taken_in_uid_order(desk: Desk, dovecot: Dovecot) -> None:
     append_all(dovecot, [message(n) for n in range(1, 12)])
     desk.start(desk.account(batch_size=3))
@@ -269,6 +276,7 @@ def test_batches_are_taken_in_uid_order(desk: Desk, dovecot: Dovecot) -> None:
     wait_until(lambda: len(desk.folder("Processed")) == 11)
 
 
+@both_stores
 def test_an_empty_processed_folder_leaves_mail_in_place_flagged_seen(
     desk: Desk, dovecot: Dovecot
 ) -> None:
@@ -286,6 +294,7 @@ def test_an_empty_processed_folder_leaves_mail_in_place_flagged_seen(
     assert desk.accepted == 3
 
 
+@both_stores
 def test_without_move_mail_is_copied_flagged_deleted_and_expunged(
     desk: Desk, dovecot: Dovecot
 ) -> None:
@@ -297,6 +306,7 @@ def test_without_move_mail_is_copied_flagged_deleted_and_expunged(
     assert all(b"\\Seen" in f and b"\\Deleted" not in f for f in desk.folder("Processed").values())
 
 
+@both_stores
 def test_unreadable_mail_is_quarantined_and_moved_to_the_quarantine_folder(
     desk: Desk, dovecot: Dovecot
 ) -> None:
@@ -311,6 +321,7 @@ def test_unreadable_mail_is_quarantined_and_moved_to_the_quarantine_folder(
     assert desk.folder("INBOX") == {}
 
 
+@both_stores
 def test_a_message_stored_before_a_crash_is_moved_not_stored_again(
     desk: Desk, dovecot: Dovecot
 ) -> None:
@@ -329,6 +340,7 @@ def test_a_message_stored_before_a_crash_is_moved_not_stored_again(
     assert len(desk.folder("Quarantine")) == 1
 
 
+@both_stores
 def test_a_changed_uidvalidity_reads_the_folder_again_without_duplicates(
     desk: Desk, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -355,6 +367,35 @@ def test_a_changed_uidvalidity_reads_the_folder_again_without_duplicates(
     assert "UIDVALIDITY of 'Requests' changed" in caplog.text
 
 
+@both_stores
+def test_a_restart_goes_on_from_the_uid_recorded_in_the_store(
+    tmp_path: Path, dovecot: Dovecot, store_location: Path | str
+) -> None:
+    append_all(dovecot, [message(1), message(2)])
+    first = Desk(tmp_path, dovecot, store_location)
+    try:
+        first.start(first.account(processed_folder=""))  # left in place
+        wait_until(lambda: first.load_state("info", "INBOX") is not None)
+        wait_until(lambda: (first.load_state("info", "INBOX") or (0, 0))[1] == 2)
+    finally:
+        first.close()
+    with dovecot.client("info") as imap:  # unread again: only the recorded UID tells
+        imap.select_folder("INBOX")
+        imap.remove_flags(imap.search("ALL"), [b"\\Seen"])
+    dovecot.append("info", "INBOX", message(3))
+
+    second = Desk(tmp_path, dovecot, store_location)  # a new process, the same store
+    try:
+        second.start(second.account(processed_folder=""))
+        wait_until(lambda: second.tickets() == 3)
+        time.sleep(0.3)
+        assert second.accepted == 1  # UID 3 only: 1 and 2 were recorded as taken
+        assert second.rows("SELECT folder, last_uid FROM imap_state") == [("INBOX", 3)]
+    finally:
+        second.close()
+
+
+@both_stores
 def test_a_store_failure_leaves_mail_in_the_folder_and_is_retried(
     desk: Desk, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -377,6 +418,7 @@ def test_a_store_failure_leaves_mail_in_the_folder_and_is_retried(
 # -- connections -----------------------------------------------------------------------
 
 
+@both_stores
 def test_a_wrong_password_logs_one_clear_line_backs_off_and_recovers(
     desk: Desk, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -404,6 +446,7 @@ def test_a_wrong_password_logs_one_clear_line_backs_off_and_recovers(
     assert re.search(r"reconnected after \d+ failed attempt", caplog.text)
 
 
+@both_stores
 def test_a_dovecot_restart_is_survived_and_nothing_is_lost(
     desk: Desk, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -426,6 +469,7 @@ def test_a_dovecot_restart_is_survived_and_nothing_is_lost(
     assert "reconnected after" in caplog.text
 
 
+@both_stores
 def test_stopping_ends_idle_and_logs_out_promptly(desk: Desk, dovecot: Dovecot) -> None:
     desk.start(desk.account())
     desk.ready()
@@ -460,6 +504,7 @@ def test_a_missing_password_is_a_permanent_error(desk: Desk) -> None:
         connect(config)
 
 
+@both_stores
 def test_a_missing_folder_is_reported_and_retried(
     desk: Desk, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -479,6 +524,7 @@ def test_probe_reports_folders_and_capabilities(desk: Desk, dovecot: Dovecot) ->
     assert found.move
 
 
+@both_stores
 def test_two_accounts_feed_two_queues(desk: Desk, dovecot: Dovecot) -> None:
     dovecot.add_user("crm", "secret")
     desk.start(desk.account())

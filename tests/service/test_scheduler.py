@@ -1,4 +1,5 @@
-"""The APScheduler jobs hand the sweeps to the real single writer, first at start-up."""
+"""The APScheduler jobs hand the sweeps to the real single writer, first at start-up, on
+both stores."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from maildesk.clock import FakeClock
-from maildesk.config import Config, parse
+from maildesk.config import Config
 from maildesk.ingest.envelope import Envelope
 from maildesk.ingest.pipeline import Pipeline
 from maildesk.service.scheduler import Scheduler
@@ -32,20 +35,21 @@ notify = ["coord@uni.example"]
 """
 FRIDAY = datetime(2026, 3, 6, 23, 30, tzinfo=UTC)  # 19:30 in Santo Domingo
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
-def desk(tmp_path: Path) -> tuple[Config, FakeClock, Store, Pipeline, Writer]:
+
+def desk(config: Config, location: Path | str) -> tuple[FakeClock, Store, Pipeline, Writer]:
     """A store with its pipeline and single writer, on a fake clock at FRIDAY."""
-    config = parse(CONFIG, path=None, base_dir=tmp_path)
     clock = FakeClock(FRIDAY)
-    store = Store(config.database)
+    store = Store(location)
     pipeline = build_pipeline(config, store, clock, secret=b"scheduler-test-secret-0123456")
-    return config, clock, store, pipeline, Writer(store, pipeline)
+    return clock, store, pipeline, Writer(store, pipeline)
 
 
 def test_the_first_run_at_start_escalates_what_fell_due_and_follows_sweep_seconds(
-    tmp_path: Path,
+    config: Config, store_location: Path | str
 ) -> None:
-    config, clock, store, pipeline, writer = desk(tmp_path)
+    clock, store, pipeline, writer = desk(config, store_location)
     message = EmailMessage()
     message["From"] = "Ana <ana@example.com>"
     message["To"] = "info@uni.example"
@@ -79,11 +83,11 @@ def test_the_first_run_at_start_escalates_what_fell_due_and_follows_sweep_second
     finally:
         scheduler.shutdown()
         writer.close()
-    assert escalations_after_close(config.database) == 1
+    assert escalations_after_close(store_location) == 1
 
 
-def escalations_after_close(database: Path) -> int:
-    store = Store(database)
+def escalations_after_close(location: Path | str) -> int:
+    store = Store(location)
     try:
         row = store.conn.execute("SELECT count(*) FROM outbox WHERE kind = 'escalation'")
         return int(row.fetchone()[0])
@@ -91,9 +95,11 @@ def escalations_after_close(database: Path) -> int:
         store.close()
 
 
-def test_shutdown_during_a_run_that_changes_the_interval_ends(tmp_path: Path) -> None:
+def test_shutdown_during_a_run_that_changes_the_interval_ends(
+    config: Config, store_location: Path | str
+) -> None:
     """The run ends by asking the scheduler things; shutdown must still come back."""
-    _config, clock, store, pipeline, writer = desk(tmp_path)
+    clock, store, pipeline, writer = desk(config, store_location)
     inside, release = threading.Event(), threading.Event()
 
     def sweeps() -> Sweeps:  # the first run waits here until shutdown has begun

@@ -1,9 +1,9 @@
 """The single writer commits messages in groups, each in its own savepoint, and answers
-only once the commit is on disk."""
+only once the commit is on disk; on both stores, except what is SQLite's own (its log,
+its checkpoints)."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from maildesk.clock import FakeClock
-from maildesk.config import parse
+from maildesk.config import Config
 from maildesk.ingest.envelope import Duplicate, Envelope, Outcome, Stored
 from maildesk.ingest.pipeline import Pipeline
 from maildesk.service.syncer import CHECKPOINT_SECONDS, WRITER_CHECKPOINT_PAGES, sync_wal
 from maildesk.service.writer import Writer
+from maildesk.store.queries import open_reader
 from maildesk.store.store import Store
 from tests.support.desk import build_pipeline
 
@@ -30,36 +31,55 @@ def raw(n: int) -> bytes:
     ).encode()
 
 
-def _pipeline(tmp_path: Path) -> tuple[Store, Pipeline]:
-    config = parse("", path=None, base_dir=tmp_path)
-    store = Store(config.database)
+both_stores = pytest.mark.stores("sqlite", "postgresql")
+
+
+def _pipeline(config: Config, location: Path | str) -> tuple[Store, Pipeline]:
+    store = Store(location)
     clock = FakeClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
     return store, build_pipeline(config, store, clock, secret=b"writer-test-secret-01234")
 
 
 @pytest.fixture
-def writer(tmp_path: Path) -> tuple[Writer, Path]:
-    store, pipeline = _pipeline(tmp_path)
-    return Writer(store, pipeline), store.path
+def writer(config: Config, store_location: Path | str) -> Writer:
+    return Writer(*_pipeline(config, store_location))
 
 
-def test_a_burst_is_committed_and_every_caller_answered(writer: tuple[Writer, Path]) -> None:
-    w, database = writer
+def _rows(location: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """``sql``'s rows read on another connection: what is committed, not what is pending."""
+    other = open_reader(location)
+    try:
+        return [tuple(row) for row in other.execute(sql)]
+    finally:
+        other.close()
+
+
+def _committed(location: Path | str) -> int:
+    [(count,)] = _rows(location, "SELECT count(*) FROM tickets")
+    assert isinstance(count, int)
+    return count
+
+
+@both_stores
+def test_a_burst_is_committed_and_every_caller_answered(
+    writer: Writer, store_location: Path | str
+) -> None:
+    w = writer
     envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
     futures = [w.accept(raw(n), envelope) for n in range(200)]
     outcomes = [f.result(timeout=60) for f in futures]
     assert all(isinstance(o, Stored) and o.acknowledged for o in outcomes)
     # What was answered is committed: another connection sees it.
-    with sqlite3.connect(database) as other:
-        assert other.execute("SELECT count(*) FROM tickets").fetchone()[0] == 200
-        assert other.execute("SELECT count(*) FROM outbox").fetchone()[0] == 200
+    assert _committed(store_location) == 200
+    assert _rows(store_location, "SELECT count(*) FROM outbox") == [(200,)]
     w.close()
 
 
+@both_stores
 def test_one_failing_message_does_not_take_its_group_down(
-    writer: tuple[Writer, Path], monkeypatch: pytest.MonkeyPatch
+    writer: Writer, store_location: Path | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w, database = writer
+    w = writer
     original = w.pipeline.accept
 
     def flaky(message: bytes, envelope: Envelope) -> Outcome:
@@ -79,23 +99,25 @@ def test_one_failing_message_does_not_take_its_group_down(
         futures[3].result(timeout=30)
     assert all(isinstance(f.result(timeout=30), Stored) for i, f in enumerate(futures) if i != 3)
     w.close()
-    with sqlite3.connect(database) as other:
-        subjects = [r[0] for r in other.execute("SELECT subject FROM tickets ORDER BY number")]
+    subjects = [r[0] for r in _rows(store_location, "SELECT subject FROM tickets ORDER BY number")]
     assert subjects == ["Caso 0", "Caso 1", "Caso 2", "Caso 4"]
 
 
-def test_close_finishes_queued_work(writer: tuple[Writer, Path]) -> None:
-    w, database = writer
+@both_stores
+def test_close_finishes_queued_work(writer: Writer, store_location: Path | str) -> None:
+    w = writer
     envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
     futures = [w.accept(raw(n), envelope) for n in range(20)]
     w.close()
     assert all(f.done() for f in futures)
-    with sqlite3.connect(database) as other:
-        assert other.execute("SELECT count(*) FROM tickets").fetchone()[0] == 20
+    assert _committed(store_location) == 20
 
 
-def test_a_caller_that_gave_up_does_not_stop_the_writer(writer: tuple[Writer, Path]) -> None:
-    w, database = writer
+@both_stores
+def test_a_caller_that_gave_up_does_not_stop_the_writer(
+    writer: Writer, store_location: Path | str
+) -> None:
+    w = writer
     envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
     gate: Future[None] = Future()
     w.submit(gate.result, 10)
@@ -107,14 +129,7 @@ def test_a_caller_that_gave_up_does_not_stop_the_writer(writer: tuple[Writer, Pa
     later = w.accept(raw(2), envelope)
     assert isinstance(later.result(timeout=30), Stored)  # the thread is still serving
     w.close()
-    with sqlite3.connect(database) as other:
-        assert [r[0] for r in other.execute("SELECT subject FROM tickets")] == ["Caso 2"]
-
-
-def _committed(database: Path) -> int:
-    with sqlite3.connect(database) as other:
-        count: int = other.execute("SELECT count(*) FROM tickets").fetchone()[0]
-        return count
+    assert _rows(store_location, "SELECT subject FROM tickets") == [("Caso 2",)]
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -124,21 +139,24 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def test_no_caller_is_answered_before_the_commit_is_on_disk(tmp_path: Path) -> None:
+@both_stores
+def test_no_caller_is_answered_before_the_commit_is_on_disk(
+    config: Config, store_location: Path | str
+) -> None:
     # The commit does not wait for the disk; the answer does (invariant 1).
     disk = threading.Event()
     flushes: list[int] = []
-    store, pipeline = _pipeline(tmp_path)
+    store, pipeline = _pipeline(config, store_location)
 
     def flush() -> None:
         disk.wait(30)
-        flushes.append(_committed(store.path))
+        flushes.append(_committed(store_location))
 
     w = Writer(store, pipeline, sync=flush)
     envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
     stored = w.accept(raw(1), envelope)
     query = w.submit(lambda: "read")
-    _wait_until(lambda: _committed(store.path) == 1)  # committed, not yet flushed
+    _wait_until(lambda: _committed(store_location) == 1)  # committed, not yet flushed
     time.sleep(0.2)
     assert not stored.done()
     assert not query.done()
@@ -149,11 +167,14 @@ def test_no_caller_is_answered_before_the_commit_is_on_disk(tmp_path: Path) -> N
     w.close()
 
 
-def test_work_submitted_as_committed_is_answered_before_the_flush(tmp_path: Path) -> None:
+@both_stores
+def test_work_submitted_as_committed_is_answered_before_the_flush(
+    config: Config, store_location: Path | str
+) -> None:
     # The outbox sender's "delivered" mark: the next delivery waits for the commit only.
     disk = threading.Event()
     flushed = threading.Event()
-    store, pipeline = _pipeline(tmp_path)
+    store, pipeline = _pipeline(config, store_location)
 
     def flush() -> None:
         disk.wait(30)
@@ -168,14 +189,17 @@ def test_work_submitted_as_committed_is_answered_before_the_flush(tmp_path: Path
     w.close()
 
 
-def test_a_failed_flush_is_the_callers_error_and_the_writer_goes_on(tmp_path: Path) -> None:
+@both_stores
+def test_a_failed_flush_is_the_callers_error_and_the_writer_goes_on(
+    config: Config, store_location: Path | str
+) -> None:
     failing = [True]
 
     def flush() -> None:
         if failing[0]:
             raise OSError(5, "Input/output error")
 
-    store, pipeline = _pipeline(tmp_path)
+    store, pipeline = _pipeline(config, store_location)
     w = Writer(store, pipeline, sync=flush)
     envelope = Envelope("x@example.com", ["info@uni.example"], "smtp")
     with pytest.raises(OSError, match="Input/output error"):
@@ -185,13 +209,13 @@ def test_a_failed_flush_is_the_callers_error_and_the_writer_goes_on(tmp_path: Pa
     assert isinstance(again, Duplicate)  # it was committed: stored once
     assert isinstance(w.accept(raw(2), envelope).result(timeout=30), Stored)
     w.close()
-    assert _committed(store.path) == 2
+    assert _committed(store_location) == 2
 
 
 def test_the_writer_commits_without_waiting_and_flushes_its_log(
-    writer: tuple[Writer, Path],
+    writer: Writer, store_location: Path | str
 ) -> None:
-    w, database = writer
+    w, database = writer, Path(store_location)
     assert (
         w.submit(lambda: w.store.conn.execute("PRAGMA synchronous").fetchone()[0]).result(
             timeout=30
@@ -207,10 +231,12 @@ def test_the_writer_commits_without_waiting_and_flushes_its_log(
     assert _committed(database) == 1
 
 
-def test_the_log_is_copied_into_the_database_off_the_writer(writer: tuple[Writer, Path]) -> None:
+def test_the_log_is_copied_into_the_database_off_the_writer(
+    writer: Writer, store_location: Path | str
+) -> None:
     # Checkpoints run on the sync thread once callers are answered; the writer's own
     # (in its COMMIT, holding up a whole group) is only a backstop far out.
-    w, database = writer
+    w, database = writer, Path(store_location)
     assert (
         w.submit(lambda: w.store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]).result(
             timeout=30
