@@ -160,9 +160,11 @@ def test_a_kill_mid_sending_sends_every_row_and_doubles_at_most_the_one_in_fligh
     Rows in flight at the kill: one. Each daemon's sender hands one row at a time to the
     relay and marks it sent (committed) before the next; the rows it holds besides (up to
     ten claimed at once) were never handed over, and their claim dies with its database
-    session, so the second daemon sends them once. The one row the relay was taking at
-    the kill it accepts (the sink records it even though the client is gone), and it is
-    never marked sent: the second sends it again. So at most one duplicate.
+    session, so the second daemon sends them once. The one row with the relay at the kill
+    is never marked sent, and the second sends it again: a duplicate when the relay had
+    taken it (its 250 lost with the killed daemon). So at most one. This sink drops a
+    message whose client is gone before the 250, so the count here is mostly 0; a relay
+    that queued it just before the kill makes it 1.
     """
     url = postgres.create_database("crash_sending")
     database = "crash_sending"
