@@ -13,6 +13,14 @@ survives a kill of the process, so a crash sends again at most the one delivery 
 flight; only a power cut may lose a few marks and send those rows again (at-least-once).
 Marking a whole pass in one transaction at its end, as before, cost as few fsyncs but
 sent the pass's mail again after a kill.
+
+Several daemons on one PostgreSQL database each claim the rows they send
+(store/claims.py), a few at a time so that a slow relay does not leave one daemon
+holding the work of all. A claim belongs to the database session that made it, which
+is the writer's: every database call here goes through ``db``, on that session. A
+daemon that stops gives back the rows it holds unsent; one that is killed loses them
+with its session. Either way the other daemons take them at once, and only the delivery
+that was with the relay at a kill may go twice.
 """
 
 from __future__ import annotations
@@ -34,12 +42,16 @@ from maildesk.config import Config
 from maildesk.errors import PermanentError, TransientError
 from maildesk.outbox.transports import Transport, next_attempt, recipients
 from maildesk.privacy.anonymity import is_alias
+from maildesk.store import claims
 from maildesk.store.store import Store, from_iso, iso
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _IDLE_POLL = 5.0  # seconds between outbox scans when nothing wakes the sender
+# Rows claimed at a time: few enough that another daemon finds work while a slow relay
+# takes these, enough that claiming costs little beside the deliveries.
+_CLAIM = 10
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,7 @@ class Sender:
             except Exception:  # the sender must outlive any one bad row or database hiccup
                 log.exception("outbox pass failed; will retry")
             wait = _IDLE_POLL
-            upcoming = await daemon.db(daemon.store.next_outbox_at)
+            upcoming = await daemon.db(claims.next_due_at, daemon.store)
             if upcoming is not None:
                 wait = max(0.0, min(wait, (upcoming - daemon.clock.now()).total_seconds()))
             wake.clear()
@@ -107,18 +119,41 @@ class Sender:
         self, deadline: float | None = None, stop: asyncio.Event | None = None
     ) -> None:
         """Deliver due rows until none is left, ``stop`` is set (the row in hand is
-        finished), or the monotonic ``deadline`` passes."""
+        finished), or the monotonic ``deadline`` passes. Rows claimed and not delivered
+        are given back for another daemon."""
         daemon = self.daemon
         while True:
-            rows = await daemon.db(daemon.store.due_outbox, daemon.clock.now())
+            rows = await daemon.db(claims.claim_due, daemon.store, daemon.clock.now(), _CLAIM)
             if not rows:
                 return
-            for row in rows:
-                if (stop is not None and stop.is_set()) or (
-                    deadline is not None and time.monotonic() >= deadline
-                ):
-                    return
-                await self._deliver(row, deadline)
+            held = [int(row["id"]) for row in rows]
+            try:
+                for row in rows:
+                    if (stop is not None and stop.is_set()) or (
+                        deadline is not None and time.monotonic() >= deadline
+                    ):
+                        return
+                    finished = await self._deliver(row, deadline)
+                    # Finished, the row's claim ended with its mark (store.py). Still with
+                    # the relay at the deadline, it stays ours: given back, another daemon
+                    # could send it while this one does; the claim ends with our session.
+                    held.remove(int(row["id"]))
+                    if not finished:
+                        return
+            finally:
+                await self._release(held)
+
+    async def _release(self, held: list[int]) -> None:
+        if not held:
+            return
+        daemon = self.daemon
+        try:
+            given = await daemon.db(claims.release, daemon.store, held)
+        except Exception as exc:  # the session's end frees them anyway
+            log.warning("cannot give back %d claimed outbox row(s): %s", len(held), exc)
+            return
+        if given:
+            log.info("gave back %d outbox row(s) unsent, for another node to send", given)
 
     def _ref(self, row: sqlite3.Row) -> str:
         if row["ticket"] is None:
@@ -126,7 +161,8 @@ class Sender:
         queue = row["ticket_queue"] or ""
         return f"{self.daemon.config.tag_of(queue)}#{row['ticket']}"
 
-    async def _deliver(self, row: sqlite3.Row, deadline: float | None) -> None:
+    async def _deliver(self, row: sqlite3.Row, deadline: float | None) -> bool:
+        """Deliver ``row`` and record how it went; False if the ``deadline`` came first."""
         daemon = self.daemon
         row_id, rcpt = row["id"], recipients(row["rcpt_to"])
         what = f"ticket={self._ref(row)} message-id=<{row['message_id']}> outbox row {row_id}"
@@ -135,7 +171,7 @@ class Sender:
             done, _ = await asyncio.wait({sending}, timeout=max(0.0, deadline - time.monotonic()))
             if not done:
                 log.warning("%s: still being sent at the stop deadline; sent again at start", what)
-                return
+                return False
         try:
             await sending
         except PermanentError as exc:
@@ -162,6 +198,7 @@ class Sender:
             self._relay("ok", "")
             daemon.metrics.delivery("sent")
             log.info("sent %s to %s", what, ", ".join(rcpt))
+        return True
 
     async def _send(self, row: sqlite3.Row, rcpt: list[str]) -> None:
         """Deliver ``row``; an anonymous requester's address is opened only for this."""

@@ -85,7 +85,7 @@ class Daemon:
         # Among several daemons on one database: the sweeps and each IMAP account belong
         # to the daemon whose writer's session holds their lock (store/locks.py).
         self.ownership = Ownership(self.store)
-        self.node = config.node or socket.gethostname()  # [maildesk] node waits for a restart
+        self.node = config.node or socket.gethostname()  # a reload may rename it
         self.transport: Transport = self._transport(config)
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
@@ -96,7 +96,7 @@ class Daemon:
             self.clock,
             config.sla.sweep_seconds,
             monthly=self._monthly_report,
-            may_sweep=lambda: self.ownership.take(SWEEP_LOCK),
+            may_sweep=self._take_sweeps,
         )
         self.web: WebServer | None = None  # other parts may add routes before run()
         # Read by the HTTP threads; each is replaced whole, never changed in place.
@@ -106,6 +106,8 @@ class Daemon:
         self.stopping = False
         self.started_at = time.time()
         self._wake = asyncio.Event()  # outbox rows were written
+        self._refused_sweeps = False  # another daemon held the sweep lock when asked
+        self._took_sweeps = asyncio.Event()  # ... and this one holds it now (a takeover)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
@@ -144,6 +146,27 @@ class Daemon:
 
     def _sweeps(self) -> Sweeps:  # on the writer thread, with the configuration in force
         return Sweeps(self.desk)
+
+    def _take_sweeps(self) -> bool:
+        """On the writer thread: whether this daemon holds the sweep lock (taken if free).
+
+        Taking it from another daemon (its session ended) is a takeover: the daily purge
+        and the hourly monthly-report look, whose last runs were the other daemon's, run
+        now instead of up to a day after; the SLA sweeps' next run comes within seconds.
+        """
+        had = SWEEP_LOCK in self.ownership.held
+        held = self.ownership.take(SWEEP_LOCK)
+        if not held:
+            self._refused_sweeps = True
+        elif not had and self._refused_sweeps:
+            log.info(
+                "node %s took over the sweeps: the retention purge and the monthly report run now",
+                self.node,
+            )
+            self.scheduler.run_soon("monthly-report")
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._took_sweeps.set)
+        return held
 
     def _monthly_report(self, now: datetime) -> str | None:  # on the writer thread
         return MonthlyReport(self.config, self.store, self.desk.templates, self.desk.mailer).run(
@@ -350,11 +373,15 @@ class Daemon:
         await self.db(switch)
         self.config, self.templates = config, templates
         self.transport = self._transport(config)
+        node = config.node or socket.gethostname()
+        if node != self.node:  # a name in /healthz, /metrics and the log; no lock is tied to it
+            log.info("reload: this daemon is now node %s (was %s)", node, self.node)
+            self.node = node
         logs.set_level(config.log_level)
         for account in self.accounts:  # a failing one tries again now: a secret may be new
             account.wake()
         for name in later:
-            log.warning("reload: the change to %s takes effect at the next restart", name)
+            log.warning("reload: %s", reload.restart_note(name))
         log.info("configuration reloaded from %s: %d queue(s)", source, len(config.queues))
         self.metrics.reload("applied")
         self.notifier.ready(self._status())
@@ -369,20 +396,24 @@ class Daemon:
     # -- timed chores ----------------------------------------------------------------------
 
     async def _retention(self) -> None:
-        """The retention purge: at start, then daily."""
+        """The retention purge: at start, then daily, and when this daemon takes the
+        sweeps over from another (whose daily run it cannot see)."""
         while not self._stop.is_set():
             await self.purge()
             following = self.clock.now() + timedelta(seconds=_RETENTION_EVERY)
             self._job(PURGE_JOB, next_run=iso(following))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=_RETENTION_EVERY)
+            waits = [asyncio.create_task(e.wait()) for e in (self._stop, self._took_sweeps)]
+            await asyncio.wait(waits, timeout=_RETENTION_EVERY, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()
 
     async def purge(self) -> privacy.Removed:
         """Purge what is past ``[privacy] retention_days``, a batch per transaction."""
         now = self.clock.now()
-        if not await self.db(self.ownership.take, SWEEP_LOCK):  # another daemon purges
+        if not await self.db(self._take_sweeps):  # another daemon purges
             self._job(PURGE_JOB, state="standby", last_result="another node sweeps")
             return privacy.Removed()
+        self._took_sweeps.clear()  # a takeover is served by this run
         self._job(PURGE_JOB, state="running", last_run=iso(now))
         cutoff = now - timedelta(days=self.config.privacy.retention_days)
         total = privacy.Removed()

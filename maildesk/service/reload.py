@@ -2,8 +2,15 @@
 
 What the running daemon has bound or opened (the listener, the HTTP listener, the
 database, the IMAP connections, the signing secret) keeps its old settings until a
-restart; everything else (queues, agents, texts, calendar, limits, the relay, log level,
-retention) takes effect for the next message.
+restart, and a warning says so; everything else (queues, agents, texts, calendar,
+limits, the relay, log level, retention, the node's name) takes effect for the next
+message.
+
+The database above all: its connection holds this daemon's outbox claims, sweep lock
+and IMAP accounts (store/claims.py, store/locks.py), and the writer, the metrics and the
+health page must read one store. Switching it live would split them, so a changed
+``[maildesk] database`` is refused, as PostgreSQL itself refuses a changed ``port`` on
+reload, and the daemon goes on with the store it opened.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from maildesk.templates import PACKAGED, Templates
 # waits for the next restart.
 RESTART_ONLY = {
     "database": "maildesk.database",
-    "node": "maildesk.node",
+    "database_url": "maildesk.database",  # the same setting, when it names PostgreSQL
+    "database_password_env": "maildesk.database_password_env",
     "secret_file": "maildesk.secret_file",
     "secret_env": "maildesk.secret_env",
     "listener": "[listener]",
@@ -27,6 +35,23 @@ RESTART_ONLY = {
     "imap": "[[imap]]",
     "oauth": "[[oauth]]",  # the token sources the accounts hold
 }
+
+
+_UNTIL_THEN = {
+    "maildesk.database": "this daemon goes on with the store it opened",
+    "maildesk.database_password_env": "this daemon keeps the database connection it opened",
+}
+
+
+def restart_note(label: str) -> str:
+    """The warning for a changed setting that waits for a restart.
+
+    >>> restart_note("[http]")
+    'the change to [http] takes effect at the next restart'
+    """
+    note = f"the change to {label} takes effect at the next restart"
+    until = _UNTIL_THEN.get(label)
+    return f"{note}; until then {until}" if until else note
 
 
 def _template_names(templates_dir: Path | None, language: str) -> list[str]:
@@ -39,9 +64,13 @@ def prepare(old: Config) -> tuple[Config, Templates, list[str]]:
     """The configuration to switch to, its templates, and the changed settings that wait
     for a restart. Raises ConfigError listing every problem; the old one then stays."""
     new = load(old.path, cwd=old.base_dir)
-    later = [
-        label for name, label in RESTART_ONLY.items() if getattr(new, name) != getattr(old, name)
-    ]
+    later = list(
+        dict.fromkeys(
+            label
+            for name, label in RESTART_ONLY.items()
+            if getattr(new, name) != getattr(old, name)
+        )
+    )
     new = replace(new, **{name: getattr(old, name) for name in RESTART_ONLY})
     queues = {q.name for q in new.queues}
     problems = [

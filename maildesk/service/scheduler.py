@@ -181,6 +181,17 @@ class Scheduler:
             result = f"failed: {exc}"
         self._state("monthly-report", state="scheduled", last_result=result)
 
+    def run_soon(self, job: str) -> None:
+        """Run ``job`` now rather than at its next time (this daemon took the sweeps over).
+
+        Counted as a run, so a shutdown waits for it before APScheduler's own begins.
+        """
+        with self._running() as allowed:
+            scheduler = self._scheduler
+            if not allowed or scheduler is None or scheduler.get_job(job) is None:
+                return
+            scheduler.modify_job(job, next_run_time=self.clock.now())
+
     def _part(self, sweep: Callable[[Sweeps, datetime], SweepReport]) -> tuple[SweepReport, int]:
         """On the writer thread: the sweeps of the configuration in force, at ``now``."""
         sweeps = self.sweeps()

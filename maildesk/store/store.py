@@ -467,11 +467,14 @@ class Store:
         ).fetchone()
         return from_iso(row[0]) if row and row[0] else None
 
+    # Sending, retrying and failing a row each end its claim (claims.py): a row is
+    # claimed only while a daemon has it in hand.
+
     def outbox_sent(self, row_id: int, now: datetime) -> None:
         # A bounce may come back before the sender records the delivery: it stays bounced.
         self.conn.execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " last_error = '' WHERE id = ? AND state = 'pending'",
+            " last_error = '', claimed_by = NULL WHERE id = ? AND state = 'pending'",
             (iso(now), row_id),
         )
 
@@ -493,8 +496,8 @@ class Store:
 
     def outbox_failed(self, row_id: int, error: str) -> None:
         self.conn.execute(
-            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?"
-            " WHERE id = ?",
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,"
+            " claimed_by = NULL WHERE id = ?",
             (error[:500], row_id),
         )
 
