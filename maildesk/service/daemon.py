@@ -22,8 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from maildesk.clock import Clock, SystemClock
@@ -38,20 +37,22 @@ from maildesk.ingest.pipeline import Pipeline
 from maildesk.ingest.smtp import Handler, serve
 from maildesk.outbox.sender import RelayState, Sender
 from maildesk.outbox.transports import FileTransport, Transport, make_transport
-from maildesk.privacy import purge as privacy
 from maildesk.privacy import sealed
 from maildesk.reports.monthly import MonthlyReport
 from maildesk.service import logs, reload
 from maildesk.service.health import Holdings, JobState, install
+from maildesk.service.imap_sink import ImapSink
 from maildesk.service.metrics import Metrics
+from maildesk.service.retention import PURGE_JOB, Retention
 from maildesk.service.scheduler import Scheduler
 from maildesk.service.sdnotify import Notifier
 from maildesk.service.tokens import token_sources
 from maildesk.service.web import WebServer
 from maildesk.service.writer import Writer
 from maildesk.sla.sweeps import Sweeps
+from maildesk.store.database import redacted
 from maildesk.store.locks import SWEEP_LOCK, Ownership, account_key
-from maildesk.store.store import Store, iso
+from maildesk.store.store import Store
 from maildesk.surveys import web as survey_web
 from maildesk.surveys.service import Surveyor
 from maildesk.templates import Templates
@@ -61,9 +62,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STOP_SECONDS = 20.0  # SIGTERM to exit; systemd's TimeoutStopSec (30 s) leaves a margin
 _DRAIN_SECONDS = 10.0  # of which at most this long for SMTP transactions under way
-_RETENTION_EVERY = 24 * 3600.0
 _STATUS_EVERY = 15.0  # seconds between STATUS updates to systemd (and watchdog checks)
-PURGE_JOB = "retention-purge"
 
 
 class Daemon:
@@ -96,12 +95,12 @@ class Daemon:
             self.clock,
             config.sla.sweep_seconds,
             monthly=self._monthly_report,
-            may_sweep=self._take_sweeps,
+            may_sweep=self.take_sweeps,
         )
         self.web: WebServer | None = None  # other parts may add routes before run()
         # Read by the HTTP threads; each is replaced whole, never changed in place.
         self.accounts: list[Account] = []
-        self._chores: dict[str, JobState] = {PURGE_JOB: JobState()}
+        self.retention = Retention(self)
         self.ready = False
         self.stopping = False
         self.started_at = time.time()
@@ -147,7 +146,7 @@ class Daemon:
     def _sweeps(self) -> Sweeps:  # on the writer thread, with the configuration in force
         return Sweeps(self.desk)
 
-    def _take_sweeps(self) -> bool:
+    def take_sweeps(self) -> bool:
         """On the writer thread: whether this daemon holds the sweep lock (taken if free).
 
         Taking it from another daemon (its session ended) is a takeover: the daily purge
@@ -221,7 +220,7 @@ class Daemon:
         server = None
         if self.config.listener.enabled:
             server = await serve(self.config.listener, handler, socket.getfqdn())
-        sink = _ImapSink(self, loop)
+        sink = ImapSink(self, loop)
         self.accounts = [
             Account(
                 a,
@@ -235,7 +234,10 @@ class Daemon:
         threads = [account.start() for account in self.accounts]
         sending = asyncio.create_task(self.sender.run(self._stop, self._wake))
         self.scheduler.start()  # reminders, escalations, follow-ups: first runs now
-        chores = [asyncio.create_task(c) for c in (self._reloader(), self._retention())]
+        chores = [
+            asyncio.create_task(c)
+            for c in (self._reloader(), self.retention.run(self._stop, self._took_sweeps))
+        ]
         heartbeat = asyncio.create_task(self._heartbeat())
         self.ready = True
         log.info("maildesk ready: %s", self._describe(server is not None))
@@ -264,7 +266,7 @@ class Daemon:
             f"{config.listener.port}"
             if listening
             else "listener disabled",
-            f"node {self.node}, database {config.database}",
+            f"node {self.node}, database {redacted(config.store_location)}",
             f"outgoing mail to folder {config.outgoing.directory}"
             if config.outgoing.transport == "file"
             else f"outgoing mail via relay {config.outgoing.host}:{config.outgoing.port}",
@@ -395,51 +397,10 @@ class Daemon:
 
     # -- timed chores ----------------------------------------------------------------------
 
-    async def _retention(self) -> None:
-        """The retention purge: at start, then daily, and when this daemon takes the
-        sweeps over from another (whose daily run it cannot see)."""
-        while not self._stop.is_set():
-            await self.purge()
-            following = self.clock.now() + timedelta(seconds=_RETENTION_EVERY)
-            self._job(PURGE_JOB, next_run=iso(following))
-            waits = [asyncio.create_task(e.wait()) for e in (self._stop, self._took_sweeps)]
-            await asyncio.wait(waits, timeout=_RETENTION_EVERY, return_when=asyncio.FIRST_COMPLETED)
-            for wait in waits:
-                wait.cancel()
-
-    async def purge(self) -> privacy.Removed:
-        """Purge what is past ``[privacy] retention_days``, a batch per transaction."""
-        now = self.clock.now()
-        if not await self.db(self._take_sweeps):  # another daemon purges
-            self._job(PURGE_JOB, state="standby", last_result="another node sweeps")
-            return privacy.Removed()
-        self._took_sweeps.clear()  # a takeover is served by this run
-        self._job(PURGE_JOB, state="running", last_run=iso(now))
-        cutoff = now - timedelta(days=self.config.privacy.retention_days)
-        total = privacy.Removed()
-        result = ""
-        try:
-            while not self._stop.is_set():
-                removed = await self.db(privacy.purge_batch, self.store, cutoff)
-                total.add(removed)
-                if removed.tickets < privacy.BATCH:
-                    break
-        except Exception as exc:  # the next run tries again; mail keeps flowing meanwhile
-            log.exception("retention purge failed")
-            result = f"failed: {exc}"
-        if total != privacy.Removed():
-            log.info("retention purge: removed %s (before %s)", total, cutoff.date())
-        self.metrics.purged(total.tickets)
-        self._job(PURGE_JOB, state="scheduled", last_result=result or f"removed {total}")
-        return total
-
-    def _job(self, name: str, **changes: Any) -> None:
-        self._chores = {**self._chores, name: replace(self._chores[name], **changes)}
-
     @property
     def jobs(self) -> dict[str, JobState]:
         """Every timed job, for /healthz: the scheduler's sweeps and the daily purge."""
-        return {**self.scheduler.states, **self._chores}
+        return {**self.scheduler.states, PURGE_JOB: self.retention.state}
 
     async def _heartbeat(self) -> None:
         """Feed systemd's watchdog while the writer answers, and keep STATUS current."""
@@ -475,28 +436,3 @@ class Daemon:
 
 def _alive() -> bool:
     return True
-
-
-class _ImapSink:
-    """How the IMAP threads reach the single writer (``maildesk.ingest.imap.Sink``)."""
-
-    def __init__(self, daemon: Daemon, loop: asyncio.AbstractEventLoop) -> None:
-        self.daemon = daemon
-        self.loop = loop
-
-    def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]:
-        return asyncio.run_coroutine_threadsafe(self.daemon.accept(raw, envelope), self.loop)
-
-    def own(self, account: str) -> bool:
-        """Whether this daemon reads ``account`` (another may, on a shared database)."""
-        take = self.daemon.ownership.take
-        return self.daemon.writer.submit(take, account_key(account)).result()
-
-    def load_state(self, account: str, folder: str) -> tuple[int, int] | None:
-        return self.daemon.writer.submit(self.daemon.store.imap_state, account, folder).result()
-
-    def save_state(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
-        store, now = self.daemon.store, self.daemon.clock.now()
-        self.daemon.writer.submit(
-            store.set_imap_state, account, folder, uidvalidity, last_uid, now
-        ).result()
