@@ -66,21 +66,27 @@ def check_credentials(config: Config) -> tuple[dict[str, TokenSource], list[str]
     failed = []
     for name, source in sources.items():
         settings = source.settings
-        try:
-            source.token()
-        except MaildeskError as exc:  # refused, unreachable, or the secret not readable
-            click.echo(f"maildesk: oauth {name}: {exc}", err=True)
-            failed.append(name)
-            continue
-        left = source.seconds_left()
-        users = [f"imap {a.name}" for a in config.imap if a.oauth == name]
+        users = {f"imap {a.name}": a.username for a in config.imap if a.oauth == name}
         if config.outgoing.transport == "smtp" and config.outgoing.oauth == name:
-            users.append("the relay")
-        click.echo(
-            f"oauth {name}: got a token from {settings.effective_token_url}"
-            f" ({settings.provider}, grant {settings.grant}; renewed in {left:.0f} s);"
-            f" used by {', '.join(users) or 'nothing yet'}"
-        )
+            users["the relay"] = config.outgoing.username
+        # A service account's token acts as one mailbox: ask for each mailbox's own.
+        asked = sorted(set(users.values())) if settings.per_mailbox else [""]
+        for user in asked:
+            try:
+                source.token(user)
+            except MaildeskError as exc:  # refused, unreachable, or the secret not readable
+                click.echo(f"maildesk: oauth {name}: {exc}", err=True)
+                failed.append(name)
+                break
+            left = source.seconds_left(user)
+            who = f" as {user}" if user else ""
+            click.echo(
+                f"oauth {name}: got a token{who} from {settings.effective_token_url}"
+                f" ({settings.provider}, grant {settings.grant}; renewed in {left:.0f} s);"
+                f" used by {', '.join(users) or 'nothing yet'}"
+            )
+        if settings.per_mailbox and not asked:
+            click.echo(f"oauth {name}: not tried: no [[imap]] or [outgoing] names it")
     return sources, failed
 
 

@@ -251,7 +251,7 @@ class Account:
         self._resume(int(selected[b"UIDVALIDITY"]))
         self.logins += 1
         self.last_error = ""
-        left = self.tokens.seconds_left() if self.tokens is not None else None
+        left = self.tokens.seconds_left(config.username) if self.tokens is not None else None
         # At least a second: a token that lives for less would have the account spin.
         self._renew_at = None if left is None else time.monotonic() + max(1.0, left)
         mode = "IDLE" if idle else f"checking every {config.poll_seconds} s"

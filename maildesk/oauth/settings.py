@@ -86,6 +86,13 @@ class OAuthSettings:
     def device_url(self) -> str:
         return device_code_url(self.provider, self.tenant, self.token_url)
 
+    @property
+    def per_mailbox(self) -> bool:
+        """Whether each mailbox needs a token of its own: a Google service account with
+        domain-wide delegation signs in as the mailbox it names in its assertion, while
+        every other credential's token serves all the mailboxes that use it."""
+        return self.provider == "google" and self.grant == "client_credentials"
+
 
 def derived_token_url(provider: str, tenant: str) -> str:
     """The token endpoint a provider implies; "" for generic, which must name its own.

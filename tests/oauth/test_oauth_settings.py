@@ -38,7 +38,7 @@ M365 = {
 # maildesk.oauth included, from its __init__ docstring; what it cannot see is the rest:
 # the libraries the package leans on.
 
-LIBRARIES = ("authlib", "requests", "cryptography")
+LIBRARIES = ("authlib", "joserfc", "requests", "cryptography")
 
 
 def test_the_package_names_its_pure_modules_and_imports() -> None:

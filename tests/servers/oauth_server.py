@@ -1,8 +1,10 @@
 """An OAuth2 authorization server for tests: a real token endpoint over HTTP on loopback.
 
-It speaks just enough of RFC 6749 (client_credentials and refresh_token grants), RFC 8628
-(the device authorization grant) and RFC 7662 (token introspection, which Dovecot's oauth2
-passdb calls) for maildesk's token client and a private Dovecot to talk to it:
+It speaks just enough of RFC 6749 (client_credentials, refresh_token and authorization_code
+grants, the last with RFC 7636's PKCE), RFC 8628 (the device authorization grant), RFC
+7523 (a Google service account's JWT bearer grant, checked in oauth_google.py) and RFC 7662
+(token introspection, which Dovecot's oauth2 passdb calls) for maildesk's token client and
+a private Dovecot to talk to it:
 
     server = OAuthServer(users={"maildesk-app": "info"})
     server.start()
@@ -13,7 +15,9 @@ passdb calls) for maildesk's token client and a private Dovecot to talk to it:
 
 Paths are matched on their last segments, so the same server answers the token URL a
 provider would use (".../oauth2/v2.0/token", ".../token") and the device endpoints
-(".../devicecode", ".../device/code"). Tokens are random and live in memory only.
+(".../devicecode", ".../device/code") and authorization endpoints (".../auth",
+".../authorize": a GET that signs ``authorize_as`` in at once and redirects, as a browser
+whose user clicks "Allow" would see). Tokens are random and live in memory only.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from tests.servers.oauth_google import (
+    Authorization,
+    Refused,
+    ServiceAccount,
+    check_assertion,
+    pkce_matches,
+    split_assertion,
+)
+
 HOST = "127.0.0.1"
 CLIENT_ID = "maildesk-test-client"
 CLIENT_SECRET = "s3cret-Of-The-Test-Client-0123456789"
@@ -41,6 +54,7 @@ REVOKED_DESCRIPTION = (
 CertificateChecker = Callable[[str], bool]
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 @dataclass
@@ -71,6 +85,9 @@ class _State:
     device_forms: list[dict[str, str]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)
+    assertions: list[tuple[dict[str, object], dict[str, object]]] = field(default_factory=list)
+    codes: dict[str, Authorization] = field(default_factory=dict)  # authorization codes
+    authorize_queries: list[dict[str, str]] = field(default_factory=list)
 
 
 class OAuthServer:
@@ -95,6 +112,9 @@ class OAuthServer:
         self.fail_with_status: int | None = None  # answer token requests with e.g. 503
         self.rotate_refresh_tokens = True
         self.certificate_checker: CertificateChecker | None = None
+        # Google service accounts by address; a test revokes delegation by emptying scopes.
+        self.service_accounts: dict[str, ServiceAccount] = {}
+        self.authorize_as: str | None = "info"  # who signs in at /authorize; None: declines
         self._state = _State()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -183,6 +203,18 @@ class OAuthServer:
         with self._state.lock:
             return list(self._state.paths)
 
+    @property
+    def assertions(self) -> list[tuple[dict[str, object], dict[str, object]]]:
+        """Header and claims of every JWT bearer assertion received, sound or not."""
+        with self._state.lock:
+            return list(self._state.assertions)
+
+    @property
+    def authorize_queries(self) -> list[dict[str, str]]:
+        """The query of every request to the authorization endpoint."""
+        with self._state.lock:
+            return [dict(query) for query in self._state.authorize_queries]
+
     def issue_refresh_token(self, username: str) -> str:
         """A refresh token for ``username``, as a past device login would have left."""
         token = "rt-" + secrets.token_urlsafe(24)
@@ -229,7 +261,7 @@ class OAuthServer:
 
     # -- the endpoints (called from the handler threads) ----------------------------
 
-    def _token(self, form: dict[str, str]) -> tuple[int, dict[str, object]]:
+    def _token(self, form: dict[str, str], url: str) -> tuple[int, dict[str, object]]:
         with self._state.lock:
             self._state.token_requests += 1
             self._state.forms.append(dict(form))
@@ -261,7 +293,60 @@ class OAuthServer:
             return 200, self._issue(username, scope, refresh=self.rotate_refresh_tokens)
         if grant == DEVICE_GRANT:
             return self._device_poll(form.get("device_code", ""))
+        if grant == JWT_BEARER_GRANT:
+            return self._jwt_bearer(form.get("assertion", ""), url)
+        if grant == "authorization_code":
+            return self._exchange_code(form)
         return 400, {"error": "unsupported_grant_type", "error_description": grant}
+
+    def _jwt_bearer(self, assertion: str, audience: str) -> tuple[int, dict[str, object]]:
+        try:
+            header, claims, _, _ = split_assertion(assertion)
+            with self._state.lock:
+                self._state.assertions.append((header, claims))
+            claims = check_assertion(assertion, self.service_accounts, audience, time.time())
+        except Refused as exc:
+            return 400, {"error": exc.error, "error_description": exc.description}
+        # The token acts as the mailbox the assertion named: introspection says so.
+        return 200, self._issue(str(claims["sub"]), str(claims["scope"]), refresh=False)
+
+    def _authorize(self, query: dict[str, str]) -> tuple[int, dict[str, object], str]:
+        """A GET to the authorization endpoint: (status, JSON error, redirect location)."""
+        with self._state.lock:
+            self._state.authorize_queries.append(dict(query))
+        redirect = query.get("redirect_uri", "")
+        if not redirect.startswith(("http://127.0.0.1:", "http://localhost:")):
+            return 400, {"error": "invalid_request", "error_description": "redirect_uri"}, ""
+        if query.get("response_type") != "code" or query.get("code_challenge_method") != "S256":
+            return 400, {"error": "invalid_request", "error_description": "code with S256"}, ""
+        answer: dict[str, str] = {"state": query.get("state", "")}
+        if self.authorize_as is None:
+            answer["error"] = "access_denied"
+        else:
+            code = "ac-" + secrets.token_urlsafe(24)
+            with self._state.lock:
+                self._state.codes[code] = Authorization(
+                    self.authorize_as, query.get("client_id", ""), redirect,
+                    query.get("code_challenge", ""), query.get("scope", ""),
+                )  # fmt: skip
+            answer["code"] = code
+        return 302, {}, f"{redirect}?{urllib.parse.urlencode(answer)}"
+
+    def _exchange_code(self, form: dict[str, str]) -> tuple[int, dict[str, object]]:
+        with self._state.lock:
+            found = self._state.codes.get(form.get("code", ""))
+            sound = (
+                found is not None
+                and not found.used
+                and found.client_id == form.get("client_id")
+                and found.redirect_uri == form.get("redirect_uri")
+                and pkce_matches(form.get("code_verifier", ""), found.challenge)
+            )
+            if found is not None:
+                found.used = True  # a code is good once, even for a failed exchange
+        if found is None or not sound:
+            return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
+        return 200, self._issue(found.username, found.scope, refresh=True)
 
     def _client_authenticated(self, form: dict[str, str]) -> bool:
         if form.get("client_assertion_type") == JWT_BEARER:
@@ -350,7 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
         with oauth._state.lock:
             oauth._state.paths.append(path)
         if path.endswith("/token"):
-            status, answer = oauth._token(form)
+            status, answer = oauth._token(form, oauth.base_url + path)
         elif path.endswith(("/devicecode", "/device/code")):
             status, answer = oauth._device_start(form)
         elif path.endswith("/introspect"):
@@ -358,6 +443,24 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, answer = 404, {"error": "not_found"}
         self._answer(status, answer)
+
+    def do_GET(self) -> None:
+        oauth: OAuthServer = self.server.oauth  # type: ignore[attr-defined]
+        parts = urllib.parse.urlsplit(self.path)
+        path = parts.path.rstrip("/")
+        with oauth._state.lock:
+            oauth._state.paths.append(path)
+        if not path.endswith(("/auth", "/authorize")):
+            self._answer(404, {"error": "not_found"})
+            return
+        status, answer, location = oauth._authorize(dict(urllib.parse.parse_qsl(parts.query)))
+        if status != 302:
+            self._answer(status, answer)
+            return
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _answer(self, status: int, answer: dict[str, object]) -> None:
         payload = json.dumps(answer).encode()
