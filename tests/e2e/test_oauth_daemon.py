@@ -249,6 +249,9 @@ def test_one_google_service_account_reads_two_mailboxes_with_a_token_each(
                 error
             )
             assert health["oauth"]["gws"]["state"] == "failing"
+            check = desk.cli("check", check=False)  # it asks for info's and crm's tokens
+            assert "(as crm)" in check.stderr
+            assert "unauthorized_client" in check.stderr
             dovecot.append("info", "INBOX", message(3))  # waits on the server meanwhile
 
             account.scopes = (GMAIL_SCOPE,)  # granted again: the accounts recover by themselves
@@ -259,13 +262,17 @@ def test_one_google_service_account_reads_two_mailboxes_with_a_token_each(
             health = desk.health()
             assert health["oauth"] == {"gws": {"state": "ok"}}
             assert health["imap"]["crm"]["state"] == "connected"
-            seen = [desk.http("/healthz"), desk.http("/metrics"), desk.log()]
+            seen = [desk.http("/healthz"), desk.http("/metrics"), check.stdout, check.stderr]
         finally:
             desk.stop()
+    seen.append(desk.log())
+    # The key, each signed assertion (a credential for an hour) and each token.
+    secrets = [desk.private_key.splitlines()[1], *tokens.issued()]
+    secrets += [form["assertion"] for form in tokens.forms]
+    assert len(secrets) >= 5
     for text in seen:
-        assert desk.private_key.splitlines()[1] not in text
-        for token in tokens.issued():
-            assert token not in text
+        for secret in secrets:
+            assert secret not in text
 
 
 def test_a_new_secret_and_sighup_recover_a_revoked_credential_without_a_restart(
