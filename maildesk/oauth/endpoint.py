@@ -8,16 +8,17 @@ secret, an assertion or a token: the form is never quoted, and ``hide`` strips a
 them the provider might have echoed back.
 
 Why Authlib (its requests client) for all three providers, and not msal and google-auth:
-every token request here is RFC 6749's (client credentials, refresh token, RFC 8628's
-device code), and Authlib builds and parses them, authenticates the client
-(client_secret_post, or none for a public client) and reports the provider's error code,
-for Microsoft, Google and any other server alike. msal only accepts an https authority
-and discovers it over the network, and keeps its own token cache; google-auth covers
-Google's service-account JWTs, not the client-secret and refresh-token flows a mailbox
-uses. One client also tests the same way for every provider, through ``token_url``
-against the tests' loopback endpoint. Authlib has no call for the device authorization
-request itself (RFC 8628 section 3.1), so that one is a plain form POST through the
-same session; Microsoft's certificate assertion is signed in ``assertion.py``.
+every token request here is RFC 6749's (client credentials, refresh token, authorization
+code), RFC 8628's (device code) or RFC 7523's (a Google service account's JWT bearer
+grant), and Authlib builds and parses them, authenticates the client (client_secret_post,
+or none for a public client) and reports the provider's error code, for Microsoft, Google
+and any other server alike. msal only accepts an https authority and discovers it over
+the network, and keeps its own token cache; google-auth signs a service account's
+assertion for Google's fixed token URL with its own clock and retries. One client also
+tests the same way for every provider, through ``token_url`` against the tests' loopback
+endpoint (docs/design.md says more). Authlib has no call for the device authorization
+request itself (RFC 8628 section 3.1), so that one is a plain form POST through the same
+session; Microsoft's certificate assertion is signed in ``assertion.py``.
 """
 
 from __future__ import annotations
