@@ -1,6 +1,6 @@
 """What the tests' token endpoint (oauth_server.py) does as Google would: check a service
 account's JWT bearer assertion (RFC 7523), and the authorization code grant with PKCE
-(RFC 7636) of an installed app.
+(RFC 7636) of an installed app; ``GoogleGrants`` holds both for one server.
 
     account = ServiceAccount("desk@proj.iam.gserviceaccount.com", "1234", public_key)
     claims = check_assertion(form["assertion"], {account.email: account}, token_url, now)
@@ -14,6 +14,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +124,84 @@ class Authorization:
     used: bool = field(default=False)
 
 
+# The server's way to hand out a token: (username, scope, with a refresh token?) -> body.
+Issue = Callable[[str, str, bool], dict[str, object]]
+Answer = tuple[int, dict[str, object]]
+
+
 def pkce_matches(verifier: str, challenge: str) -> bool:
     """RFC 7636's S256: the challenge is the base64url SHA-256 of the verifier."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii") == challenge
+
+
+class GoogleGrants:
+    """One server's service accounts, authorization codes and what tests read of them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.service_accounts: dict[str, ServiceAccount] = {}
+        self.authorize_as: str | None = "info"  # who signs in at /authorize; None: declines
+        self._assertions: list[tuple[dict[str, object], dict[str, object]]] = []
+        self._codes: dict[str, Authorization] = {}
+        self._queries: list[dict[str, str]] = []
+
+    @property
+    def assertions(self) -> list[tuple[dict[str, object], dict[str, object]]]:
+        with self.lock:
+            return list(self._assertions)
+
+    @property
+    def authorize_queries(self) -> list[dict[str, str]]:
+        with self.lock:
+            return [dict(query) for query in self._queries]
+
+    def jwt_bearer(self, assertion: str, audience: str, issue: Issue) -> Answer:
+        """The JWT bearer grant: a token acting as the assertion's ``sub``."""
+        try:
+            header, claims, _, _ = split_assertion(assertion)
+            with self.lock:
+                self._assertions.append((header, claims))
+            claims = check_assertion(assertion, self.service_accounts, audience, time.time())
+        except Refused as exc:
+            return 400, {"error": exc.error, "error_description": exc.description}
+        return 200, issue(str(claims["sub"]), str(claims["scope"]), False)
+
+    def authorize(self, query: dict[str, str]) -> tuple[int, dict[str, object], str]:
+        """A GET to the authorization endpoint: (status, JSON error, redirect location)."""
+        with self.lock:
+            self._queries.append(dict(query))
+        redirect = query.get("redirect_uri", "")
+        if not redirect.startswith(("http://127.0.0.1:", "http://localhost:")):
+            return 400, {"error": "invalid_request", "error_description": "redirect_uri"}, ""
+        if query.get("response_type") != "code" or query.get("code_challenge_method") != "S256":
+            return 400, {"error": "invalid_request", "error_description": "code with S256"}, ""
+        answer: dict[str, str] = {"state": query.get("state", "")}
+        if self.authorize_as is None:
+            answer["error"] = "access_denied"
+        else:
+            code = "ac-" + secrets.token_urlsafe(24)
+            with self.lock:
+                self._codes[code] = Authorization(
+                    self.authorize_as, query.get("client_id", ""), redirect,
+                    query.get("code_challenge", ""), query.get("scope", ""),
+                )  # fmt: skip
+            answer["code"] = code
+        return 302, {}, f"{redirect}?{urllib.parse.urlencode(answer)}"
+
+    def exchange_code(self, form: dict[str, str], issue: Issue) -> Answer:
+        """The authorization code grant: the code once, with its redirect_uri and PKCE."""
+        with self.lock:
+            found = self._codes.get(form.get("code", ""))
+            sound = (
+                found is not None
+                and not found.used
+                and found.client_id == form.get("client_id")
+                and found.redirect_uri == form.get("redirect_uri")
+                and pkce_matches(form.get("code_verifier", ""), found.challenge)
+            )
+            if found is not None:
+                found.used = True  # a code is good once, even for a failed exchange
+        if found is None or not sound:
+            return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
+        return 200, issue(found.username, found.scope, True)

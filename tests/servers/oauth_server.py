@@ -16,7 +16,7 @@ a private Dovecot to talk to it:
 Paths are matched on their last segments, so the same server answers the token URL a
 provider would use (".../oauth2/v2.0/token", ".../token") and the device endpoints
 (".../devicecode", ".../device/code") and authorization endpoints (".../auth",
-".../authorize": a GET that signs ``authorize_as`` in at once and redirects, as a browser
+".../authorize": a GET that signs ``google.authorize_as`` in at once and redirects, as a browser
 whose user clicks "Allow" would see). Tokens are random and live in memory only.
 """
 
@@ -32,14 +32,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
-from tests.servers.oauth_google import (
-    Authorization,
-    Refused,
-    ServiceAccount,
-    check_assertion,
-    pkce_matches,
-    split_assertion,
-)
+from tests.servers.oauth_google import GoogleGrants, ServiceAccount
 
 HOST = "127.0.0.1"
 CLIENT_ID = "maildesk-test-client"
@@ -85,9 +78,6 @@ class _State:
     device_forms: list[dict[str, str]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)
-    assertions: list[tuple[dict[str, object], dict[str, object]]] = field(default_factory=list)
-    codes: dict[str, Authorization] = field(default_factory=dict)  # authorization codes
-    authorize_queries: list[dict[str, str]] = field(default_factory=list)
 
 
 class OAuthServer:
@@ -112,9 +102,7 @@ class OAuthServer:
         self.fail_with_status: int | None = None  # answer token requests with e.g. 503
         self.rotate_refresh_tokens = True
         self.certificate_checker: CertificateChecker | None = None
-        # Google service accounts by address; a test revokes delegation by emptying scopes.
-        self.service_accounts: dict[str, ServiceAccount] = {}
-        self.authorize_as: str | None = "info"  # who signs in at /authorize; None: declines
+        self.google = GoogleGrants()  # the JWT bearer and authorization code grants
         self._state = _State()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -204,16 +192,20 @@ class OAuthServer:
             return list(self._state.paths)
 
     @property
+    def service_accounts(self) -> dict[str, ServiceAccount]:
+        """Google service accounts by address; a test revokes delegation by emptying one's
+        scopes."""
+        return self.google.service_accounts
+
+    @property
     def assertions(self) -> list[tuple[dict[str, object], dict[str, object]]]:
         """Header and claims of every JWT bearer assertion received, sound or not."""
-        with self._state.lock:
-            return list(self._state.assertions)
+        return self.google.assertions
 
     @property
     def authorize_queries(self) -> list[dict[str, str]]:
         """The query of every request to the authorization endpoint."""
-        with self._state.lock:
-            return [dict(query) for query in self._state.authorize_queries]
+        return self.google.authorize_queries
 
     def issue_refresh_token(self, username: str) -> str:
         """A refresh token for ``username``, as a past device login would have left."""
@@ -294,59 +286,10 @@ class OAuthServer:
         if grant == DEVICE_GRANT:
             return self._device_poll(form.get("device_code", ""))
         if grant == JWT_BEARER_GRANT:
-            return self._jwt_bearer(form.get("assertion", ""), url)
+            return self.google.jwt_bearer(form.get("assertion", ""), url, self._issued_for)
         if grant == "authorization_code":
-            return self._exchange_code(form)
+            return self.google.exchange_code(form, self._issued_for)
         return 400, {"error": "unsupported_grant_type", "error_description": grant}
-
-    def _jwt_bearer(self, assertion: str, audience: str) -> tuple[int, dict[str, object]]:
-        try:
-            header, claims, _, _ = split_assertion(assertion)
-            with self._state.lock:
-                self._state.assertions.append((header, claims))
-            claims = check_assertion(assertion, self.service_accounts, audience, time.time())
-        except Refused as exc:
-            return 400, {"error": exc.error, "error_description": exc.description}
-        # The token acts as the mailbox the assertion named: introspection says so.
-        return 200, self._issue(str(claims["sub"]), str(claims["scope"]), refresh=False)
-
-    def _authorize(self, query: dict[str, str]) -> tuple[int, dict[str, object], str]:
-        """A GET to the authorization endpoint: (status, JSON error, redirect location)."""
-        with self._state.lock:
-            self._state.authorize_queries.append(dict(query))
-        redirect = query.get("redirect_uri", "")
-        if not redirect.startswith(("http://127.0.0.1:", "http://localhost:")):
-            return 400, {"error": "invalid_request", "error_description": "redirect_uri"}, ""
-        if query.get("response_type") != "code" or query.get("code_challenge_method") != "S256":
-            return 400, {"error": "invalid_request", "error_description": "code with S256"}, ""
-        answer: dict[str, str] = {"state": query.get("state", "")}
-        if self.authorize_as is None:
-            answer["error"] = "access_denied"
-        else:
-            code = "ac-" + secrets.token_urlsafe(24)
-            with self._state.lock:
-                self._state.codes[code] = Authorization(
-                    self.authorize_as, query.get("client_id", ""), redirect,
-                    query.get("code_challenge", ""), query.get("scope", ""),
-                )  # fmt: skip
-            answer["code"] = code
-        return 302, {}, f"{redirect}?{urllib.parse.urlencode(answer)}"
-
-    def _exchange_code(self, form: dict[str, str]) -> tuple[int, dict[str, object]]:
-        with self._state.lock:
-            found = self._state.codes.get(form.get("code", ""))
-            sound = (
-                found is not None
-                and not found.used
-                and found.client_id == form.get("client_id")
-                and found.redirect_uri == form.get("redirect_uri")
-                and pkce_matches(form.get("code_verifier", ""), found.challenge)
-            )
-            if found is not None:
-                found.used = True  # a code is good once, even for a failed exchange
-        if found is None or not sound:
-            return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
-        return 200, self._issue(found.username, found.scope, refresh=True)
 
     def _client_authenticated(self, form: dict[str, str]) -> bool:
         if form.get("client_assertion_type") == JWT_BEARER:
@@ -355,6 +298,9 @@ class OAuthServer:
         # A device login of a public client sends no secret; a confidential one does.
         secret = form.get("client_secret")
         return secret is None or secrets.compare_digest(secret, self.client_secret)
+
+    def _issued_for(self, username: str, scope: str, refresh: bool) -> dict[str, object]:
+        return self._issue(username, scope, refresh=refresh)
 
     def _issue(self, username: str, scope: str, *, refresh: bool) -> dict[str, object]:
         token = "at-" + secrets.token_urlsafe(24)
@@ -453,7 +399,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.endswith(("/auth", "/authorize")):
             self._answer(404, {"error": "not_found"})
             return
-        status, answer, location = oauth._authorize(dict(urllib.parse.parse_qsl(parts.query)))
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        status, answer, location = oauth.google.authorize(query)
         if status != 302:
             self._answer(status, answer)
             return
