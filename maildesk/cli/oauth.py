@@ -112,10 +112,11 @@ def check_credentials(config: Config) -> tuple[dict[str, TokenSource], list[str]
                 break
             left = source.seconds_left(user)
             who = f" as {user}" if user else ""
+            using = [k for k, v in users.items() if not user or v == user]
             click.echo(
                 f"oauth {name}: got a token{who} from {settings.effective_token_url}"
                 f" ({settings.provider}, grant {settings.grant}; renewed in {left:.0f} s);"
-                f" used by {', '.join(users) or 'nothing yet'}"
+                f" used by {', '.join(using) or 'nothing yet'}"
             )
         if settings.per_mailbox and not asked:
             click.echo(f"oauth {name}: not tried: no [[imap]] or [outgoing] names it")

@@ -4,6 +4,8 @@ whose oauth2 passdb asks it about each token: one token per mailbox, RFC 7523's 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from maildesk.errors import PermanentError
 from maildesk.oauth.settings import OAuthSettings
 from maildesk.oauth.tokens import TokenSource
 from tests.servers.oauth_server import OAuthServer
+from tests.support.daemon import environment
 from tests.support.oauth import (
     SERVICE_ACCOUNT,
     SERVICE_ACCOUNT_ID,
@@ -166,3 +169,35 @@ def test_refusals_name_googles_error_and_the_delegation_to_grant_then_recover(
         assert private_key.splitlines()[1] not in text
         for _, claims in tokens.assertions:
             assert str(claims["jti"]) not in text
+
+
+def test_check_gets_a_token_for_each_mailbox_and_signs_in_to_each(
+    tmp_path: Path, tokens: OAuthServer, key_file: Path
+) -> None:
+    with oauth_dovecot(tmp_path / "dovecot", tokens, users=("info", "crm")) as dovecot:
+        accounts = "".join(
+            f'[[imap]]\nname = "{user}"\nhost = "{dovecot.host}"\nport = {dovecot.port}\n'
+            f'tls = "none"\nusername = "{user}"\nqueue = "{user}"\noauth = "gws"\n\n'
+            f'[[queues]]\nname = "{user}"\naddresses = ["{user}@uni.example"]\n'
+            f'tag = "{user.upper()}"\n\n'
+            for user in ("info", "crm")
+        )
+        (tmp_path / "config.toml").write_text(
+            f'[[oauth]]\nname = "gws"\nprovider = "google"\nclient_id = "{SERVICE_ACCOUNT_ID}"\n'
+            f'client_secret_file = "{key_file}"\ntoken_url = "{tokens.token_url}"\n\n' + accounts,
+            encoding="utf-8",
+        )
+        config = str(tmp_path / "config.toml")
+        result = subprocess.run(
+            [sys.executable, "-m", "maildesk", "--config", config, "check"],
+            capture_output=True, text=True, timeout=60, env=environment(), check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "oauth gws: got a token as crm from" in result.stdout
+    assert "used by imap crm" in result.stdout
+    assert "oauth gws: got a token as info from" in result.stdout
+    assert "imap info: logged in to" in result.stdout
+    assert "imap crm: logged in to" in result.stdout
+    assert sorted(str(c["sub"]) for _, c in tokens.assertions) == ["crm", "info"]
+    for form in tokens.forms:
+        assert form["assertion"] not in result.stdout + result.stderr
