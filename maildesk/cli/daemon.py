@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import smtplib
 import sqlite3
 import sys
 from datetime import timedelta
@@ -103,7 +104,8 @@ def check(obj: Context) -> None:
     Then say who each queue's escalations reach, level by level; get a token for each
     [[oauth]] credential (printing the provider's own error and what to fix when it
     refuses); log in to each IMAP account and report its folders and whether the server
-    offers IDLE and MOVE.
+    offers IDLE and MOVE; and when [outgoing] signs in with [[oauth]], sign in to the
+    relay (AUTH XOAUTH2, then QUIT without sending) and print its answer.
     """
     with exit_on_error():
         config = obj.config()
@@ -133,10 +135,13 @@ def check(obj: Context) -> None:
             for account in config.imap
             if not _check_imap(account, sources.get(account.oauth), refused)
         ]
+        relay_ok = _check_relay(config, sources.get(config.outgoing.oauth), refused)
         if refused:
             raise MaildeskError(f"OAuth2 credential(s) refused: {', '.join(refused)}")
         if failed:
             raise MaildeskError(f"IMAP account(s) not ready: {', '.join(failed)}")
+        if not relay_ok:
+            raise MaildeskError("the relay refused the OAuth2 sign-in")
 
 
 def escalation_lines(config: Config) -> list[str]:
@@ -168,6 +173,40 @@ def _anonymity_problems(config: Config) -> list[str]:
     privacy = config.privacy
     problems += check_secret(privacy.seal_key_env, privacy.seal_key_file, "privacy.seal_key_file")
     return problems
+
+
+def _check_relay(config: Config, tokens: TokenSource | None, refused: list[str]) -> bool:
+    """Sign in to the relay as the daemon will when [outgoing] uses [[oauth]]; False if
+    it refuses. A relay that signs in with a password is left to the first delivery."""
+    from maildesk.outbox.transports import SmtpTransport
+
+    cfg = config.outgoing
+    if cfg.transport != "smtp" or not cfg.oauth:
+        return True
+    if cfg.oauth in refused:  # its credential's refusal is printed already
+        click.echo(f"maildesk: relay: not tried: [[oauth]] {cfg.oauth} refused", err=True)
+        return False
+    where = f"{cfg.host}:{cfg.port} ({cfg.tls}) as {cfg.username} with [[oauth]] {cfg.oauth}"
+    try:
+        answer = SmtpTransport(cfg, tokens=tokens).sign_in()
+    except smtplib.SMTPAuthenticationError as exc:
+        error = exc.smtp_error
+        text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+        click.echo(
+            f"maildesk: relay {where}: AUTH XOAUTH2 refused: {exc.smtp_code} {text}; the token"
+            f" is good but not for sending as {cfg.username}: check outgoing.username, and"
+            " that this mailbox may send with it (Microsoft 365: SMTP AUTH enabled for the"
+            " mailbox and the app's SMTP.SendAsApp permission; Google: the"
+            " https://mail.google.com/ scope)",
+            err=True,
+        )
+        return False
+    except (MaildeskError, smtplib.SMTPException, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        click.echo(f"maildesk: relay {where}: {reason}", err=True)
+        return False
+    click.echo(f"relay: signed in to {where}: {answer}")
+    return True
 
 
 def _check_imap(account: ImapConfig, tokens: TokenSource | None, refused: list[str]) -> bool:

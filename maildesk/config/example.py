@@ -89,6 +89,22 @@ _SAMPLES: dict[str, dict[str, Value]] = {
 }
 
 
+# Commented lines after a section's sample: how another common case differs.
+_MORE: dict[str, list[str]] = {
+    "oauth": [
+        "# Google Workspace: a service account with domain-wide delegation (docs/admin.md);",
+        "# client_id is its client ID, client_secret_file its JSON key.",
+        "# [[oauth]]",
+        '# name = "gws"',
+        '# provider = "google"',
+        '# client_id = "104830127455512345678"',
+        '# client_secret_file = "/run/credentials/maildesk.service/gws-service-account.json"',
+        '# grant = "client_credentials"',
+        "",
+    ],
+}
+
+
 def _setting(setting: Setting, sample: Value | None) -> list[str]:
     lines = _comment(setting.help)
     if setting.choices:
@@ -114,4 +130,5 @@ def example_config() -> str:
         for setting in section.settings:
             out += _setting(setting, None if samples is None else samples[setting.key])
         out.append("")
+        out += _MORE.get(section.name, [])
     return "\n".join(out)

@@ -28,6 +28,7 @@ from maildesk.config import ImapConfig
 from maildesk.errors import PermanentError, TransientError
 from maildesk.ingest.envelope import Envelope, Outcome, Quarantined
 from maildesk.ingest.imap_client import CLOSE_TIMEOUT, close, connect, mapped
+from maildesk.ingest.signin import Renewal, TokenDue
 from maildesk.oauth.tokens import TokenSource
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,6 @@ _random = random.SystemRandom()
 
 class _StoreFailed(TransientError):
     """accept() raised: the message stays in the folder and is taken again later."""
-
-
-class _TokenDue(Exception):
-    """The session's token is about to expire: sign in again with a new one, now.
-
-    Exchange Online ends an IMAP session whose token has expired; a new session started
-    before that, between two IDLEs, loses nothing (nothing is held across sessions)."""
 
 
 class Sink(Protocol):
@@ -136,7 +130,7 @@ class Account:
         self.backoff = backoff or Backoff()
         self.tokens = tokens  # the [[oauth]] credential's one source, shared with others
         self._wakeup = threading.Event()  # cuts a backoff short: stop, or a reload
-        self._renew_at: float | None = None  # time.monotonic() when the token is due
+        self._renewal = Renewal()  # when the session's token is due
         self.last_error = ""  # why the account is not collecting, for /healthz
         self.use_move = True  # False forces COPY + \Deleted + EXPUNGE even where MOVE exists
         self._state = ""  # the last state logged: one line per change, not per attempt
@@ -178,7 +172,7 @@ class Account:
             try:
                 client = connect(self.config, tokens=self.tokens)
                 self._session(client)
-            except _TokenDue:
+            except TokenDue:
                 log.info(
                     "imap:%s: the access token is due for renewal; signing in again", self.name
                 )
@@ -251,9 +245,7 @@ class Account:
         self._resume(int(selected[b"UIDVALIDITY"]))
         self.logins += 1
         self.last_error = ""
-        left = self.tokens.seconds_left() if self.tokens is not None else None
-        # At least a second: a token that lives for less would have the account spin.
-        self._renew_at = None if left is None else time.monotonic() + max(1.0, left)
+        self._renewal.start(self.tokens, config.username)
         mode = "IDLE" if idle else f"checking every {config.poll_seconds} s"
         if config.idle and not idle:
             mode += " (the server offers no IDLE)"
@@ -284,21 +276,12 @@ class Account:
             self._failures = 0  # this session works: a later failure starts backoff afresh
             if self.stopping.is_set():
                 break
-            self._check_token()
+            self._renewal.check()
             if idle:
                 self._idle(client)
             else:
-                self.stopping.wait(min(config.poll_seconds, self._until_renewal()))
-            self._check_token()
-
-    def _until_renewal(self) -> float:
-        if self._renew_at is None:
-            return float("inf")
-        return max(0.0, self._renew_at - time.monotonic())
-
-    def _check_token(self) -> None:
-        if self._renew_at is not None and time.monotonic() >= self._renew_at:
-            raise _TokenDue
+                self.stopping.wait(min(config.poll_seconds, self._renewal.seconds_left()))
+            self._renewal.check()
 
     def _resume(self, validity: int) -> None:
         config = self.config
@@ -322,7 +305,7 @@ class Account:
     def _idle(self, client: Any) -> None:
         with mapped("IDLE"):
             client.idle()
-            wait = min(IDLE_RENEW_SECONDS, self.config.poll_seconds, self._until_renewal())
+            wait = min(IDLE_RENEW_SECONDS, self.config.poll_seconds, self._renewal.seconds_left())
             renew = time.monotonic() + wait
             while not self.stopping.is_set() and time.monotonic() < renew:
                 tick = time.monotonic()

@@ -97,7 +97,8 @@ def _token_login(client: Any, username: str, tokens: TokenSource) -> None:
     early: it is dropped and a new one tried, once; a second refusal is the server's word."""
     bearer = client.has_capability("AUTH=OAUTHBEARER")
     for attempt in (1, 2):
-        token = tokens.token()  # PermanentError/TransientError: the token endpoint's answer
+        # One token per credential, or per mailbox for a Google service account.
+        token = tokens.token(username)  # PermanentError/TransientError: the endpoint's answer
         try:
             if bearer:
                 client.oauthbearer_login(username, token)
@@ -105,7 +106,7 @@ def _token_login(client: Any, username: str, tokens: TokenSource) -> None:
                 client.oauth2_login(username, token)
             return
         except LoginError:
-            tokens.invalidate(token)
+            tokens.invalidate(token, username)
             if attempt == 2:
                 raise
 

@@ -8,16 +8,17 @@ secret, an assertion or a token: the form is never quoted, and ``hide`` strips a
 them the provider might have echoed back.
 
 Why Authlib (its requests client) for all three providers, and not msal and google-auth:
-every token request here is RFC 6749's (client credentials, refresh token, RFC 8628's
-device code), and Authlib builds and parses them, authenticates the client
-(client_secret_post, or none for a public client) and reports the provider's error code,
-for Microsoft, Google and any other server alike. msal only accepts an https authority
-and discovers it over the network, and keeps its own token cache; google-auth covers
-Google's service-account JWTs, not the client-secret and refresh-token flows a mailbox
-uses. One client also tests the same way for every provider, through ``token_url``
-against the tests' loopback endpoint. Authlib has no call for the device authorization
-request itself (RFC 8628 section 3.1), so that one is a plain form POST through the
-same session; Microsoft's certificate assertion is signed in ``assertion.py``.
+every token request here is RFC 6749's (client credentials, refresh token, authorization
+code), RFC 8628's (device code) or RFC 7523's (a Google service account's JWT bearer
+grant), and Authlib builds and parses them, authenticates the client (client_secret_post,
+or none for a public client) and reports the provider's error code, for Microsoft, Google
+and any other server alike. msal only accepts an https authority and discovers it over
+the network, and keeps its own token cache; google-auth signs a service account's
+assertion for Google's fixed token URL with its own clock and retries. One client also
+tests the same way for every provider, through ``token_url`` against the tests' loopback
+endpoint (docs/design.md says more). Authlib has no call for the device authorization
+request itself (RFC 8628 section 3.1), so that one is a plain form POST through the same
+session; Microsoft's certificate assertion is signed in ``assertion.py``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def request_token(
     grant_type: str,
     params: Mapping[str, str],
     secret: str | None = None,
+    client_auth: bool = True,
     timeout: float,
     where: str,
 ) -> tuple[int, dict[str, Any]]:
@@ -91,7 +93,8 @@ def request_token(
     ``params`` are the grant's own fields (``scope``, ``refresh_token``, ``device_code``,
     ``client_assertion`` …). With ``secret`` the client authenticates with it in the form
     (client_secret_post, which Microsoft, Google and most servers take), else it sends
-    its client_id only. An OAuth2 error answer comes back as ``(status, {"error": …,
+    its client_id only; with ``client_auth`` False, not even that (the JWT bearer grant:
+    the assertion alone says who asks). An OAuth2 error answer comes back as ``(status, {"error": …,
     "error_description": …})``, not raised: the device flow expects
     ``authorization_pending``. ``where`` ("[[oauth]] m365") starts every message.
     """
@@ -116,11 +119,15 @@ def request_token(
 
     for hook in ("access_token_response", "refresh_token_response"):
         session.register_compliance_hook(hook, status_of)
+    # A requests auth hook that adds nothing: Authlib's own would add the client_id.
+    auth = None if client_auth else _no_client_auth
     try:
         if grant_type == "refresh_token":
             token = session.refresh_token(url, timeout=timeout, **params)
         else:
-            token = session.fetch_token(url, grant_type=grant_type, timeout=timeout, **params)
+            token = session.fetch_token(
+                url, grant_type=grant_type, timeout=timeout, auth=auth, **params
+            )
     except OAuthError as exc:
         answer = {"error": str(exc.error), "error_description": str(exc.description or "")}
         return (statuses[-1] if statuses else 400), answer
@@ -140,6 +147,10 @@ def request_token(
     finally:
         session.close()
     return 200, dict(token)
+
+
+def _no_client_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def request_device_code(
@@ -194,18 +205,22 @@ def refusal(
     name: str,
     grant: str,
     hide: Iterable[str] = (),
+    hints: Mapping[str, str] | None = None,
 ) -> PermanentError:
     """The error for a token endpoint's refusal: the provider's code, its first sentence,
-    and what to fix. ``hide`` lists values (secret, tokens) that must not appear."""
+    and what to fix. ``hide`` lists values (secret, tokens) that must not appear;
+    ``hints`` (code -> what to fix) take the place of the general ones for a grant whose
+    refusals mean something else (a Google service account's)."""
     code = str(answer.get("error", "")) or "no error code"
     description = _first_line(str(answer.get("error_description", "")))
     aadsts = _AADSTS.search(description)
-    hint = _HINTS.get(code, "")
-    if aadsts and aadsts[1] in _AADSTS_HINTS:
-        hint = _AADSTS_HINTS[aadsts[1]]
+    hint = _HINTS.get(code, "").format(name=name, grant=grant)
+    if hints is not None and code in hints:
+        hint = hints[code]
+    elif aadsts and aadsts[1] in _AADSTS_HINTS:
+        hint = _AADSTS_HINTS[aadsts[1]].format(name=name, grant=grant)
     elif not answer.get("error"):
         hint = "the answer is not an OAuth2 error: check token_url"
-    hint = hint.format(name=name, grant=grant)
     text = f"{where}: token endpoint {_where(url)} refused (HTTP {status}, {code}"
     text += f": {description})" if description else ")"
     text += f"; {hint}" if hint else ""

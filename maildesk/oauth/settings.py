@@ -46,6 +46,9 @@ MICROSOFT_USER_SCOPES: Final = (
 # "OAuth 2.0 for TV and Limited-Input Device Applications"), which does not include it.
 GOOGLE_TOKEN_URL: Final = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 GOOGLE_DEVICE_URL: Final = "https://oauth2.googleapis.com/device/code"
+# Where an installed app sends the browser ("OAuth 2.0 for iOS & Desktop Apps"); the
+# device flow cannot be used for Gmail, so `maildesk oauth login` goes this way for Google.
+GOOGLE_AUTHORIZE_URL: Final = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_SCOPES: Final = ("https://mail.google.com/",)
 
 # A tenant is a GUID or a verified domain, or one of Microsoft's aliases (common,
@@ -85,6 +88,17 @@ class OAuthSettings:
     @property
     def device_url(self) -> str:
         return device_code_url(self.provider, self.tenant, self.token_url)
+
+    @property
+    def authorize_url(self) -> str:
+        return authorization_url(self.provider, self.token_url)
+
+    @property
+    def per_mailbox(self) -> bool:
+        """Whether each mailbox needs a token of its own: a Google service account with
+        domain-wide delegation signs in as the mailbox it names in its assertion, while
+        every other credential's token serves all the mailboxes that use it."""
+        return self.provider == "google" and self.grant == "client_credentials"
 
 
 def derived_token_url(provider: str, tenant: str) -> str:
@@ -133,6 +147,23 @@ def device_code_url(provider: str, tenant: str, token_url: str = "") -> str:
             return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/device/code", "", ""))
         return GOOGLE_DEVICE_URL
     return ""
+
+
+def authorization_url(provider: str, token_url: str = "") -> str:
+    """The authorization endpoint a browser sign-in starts at; "" where maildesk signs in
+    with the device flow instead. An overridden ``token_url`` moves it to the same host,
+    on Google's path.
+
+    >>> authorization_url("google", "http://127.0.0.1:8080/token")
+    'http://127.0.0.1:8080/o/oauth2/v2/auth'
+    """
+    if provider != "google":
+        return ""
+    if not token_url:
+        return GOOGLE_AUTHORIZE_URL
+    parts = urllib.parse.urlsplit(token_url)
+    path = urllib.parse.urlsplit(GOOGLE_AUTHORIZE_URL).path
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def token_url_problem(url: str) -> str:

@@ -4,6 +4,8 @@ I/O. ``TokenSource.token()`` is what an IMAP account or the SMTP transport calls
 before each sign-in: it answers from its cache while the token has more than a margin
 left (5 minutes, or a tenth of a short lifetime), and otherwise asks the token endpoint.
 IMAP accounts run in threads, so one lock makes concurrent callers share one request.
+A Google service account's token acts as one mailbox, so for it the cache holds a token
+per username the callers sign in as (RFC 7523's JWT bearer grant, ``service_account``).
 
 With ``grant = "refresh_token"`` the refresh token lives in a file of its own, mode 0600,
 beside the secret (``refresh_token_path``); the device login writes it first, and every
@@ -26,6 +28,12 @@ from maildesk.clock import Clock
 from maildesk.errors import MaildeskError, PermanentError
 from maildesk.oauth.assertion import ASSERTION_TYPE, client_assertion
 from maildesk.oauth.endpoint import refusal, request_token
+from maildesk.oauth.service_account import (
+    JWT_BEARER_GRANT,
+    bearer_assertion,
+    refusal_hints,
+    service_account_key,
+)
 from maildesk.oauth.settings import OAuthSettings
 
 SecretReader = Callable[[OAuthSettings], str | None]
@@ -113,7 +121,13 @@ class AccessToken:
 
 
 class TokenSource:
-    """The access token of one credential (see the module docstring). Thread-safe."""
+    """The access tokens of one credential (see the module docstring). Thread-safe.
+
+    Most credentials get one token that serves every mailbox using them. A Google service
+    account with domain-wide delegation gets one per mailbox (``settings.per_mailbox``):
+    its token acts as the mailbox named in the request. So every call names the user the
+    caller signs in as, and the cache is keyed by it where that matters.
+    """
 
     def __init__(
         self,
@@ -132,69 +146,92 @@ class TokenSource:
         self._read_secret = read_secret
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._current: AccessToken | None = None
-        self._last_error: MaildeskError | None = None
+        self._current: dict[str, AccessToken] = {}
+        self._errors: dict[str, MaildeskError] = {}
 
     def __repr__(self) -> str:
         return f"TokenSource({self.settings.name!r}, provider={self.settings.provider!r})"
 
     @property
     def last_error(self) -> MaildeskError | None:
-        """Why the last request failed, until one succeeds (for /healthz and the log)."""
+        """Why the last request failed, until one succeeds (for /healthz and the log);
+        with a token per mailbox, the failure of any of them."""
         with self._lock:
-            return self._last_error
+            return next(iter(self._errors.values()), None)
 
-    def token(self) -> str:
-        """A bearer token with more than the margin left; asks the endpoint when needed.
+    def _key(self, user: str) -> str:
+        if not self.settings.per_mailbox:
+            return ""
+        if not user:
+            raise PermanentError(
+                f"{_where(self.settings)}: a service account token is asked for one mailbox;"
+                " none was named"
+            )
+        return user
+
+    def token(self, user: str = "") -> str:
+        """A bearer token for signing in as ``user``, with more than the margin left;
+        asks the endpoint when needed.
 
         Raises ``PermanentError`` when the endpoint refuses (the next call asks again:
         the admin may have fixed the secret meanwhile) and ``TransientError`` when it
         cannot be reached and the cached token, if any, has expired.
         """
+        key = self._key(user)
         with self._lock:
             now = self._clock.now()
-            current = self._current
+            current = self._current.get(key)
             if current is not None and now < current.refresh_at:
                 return current.value
             try:
-                self._current = self._fetch(now)
+                fresh = self._fetch(now, key)
             except PermanentError as exc:
                 # A refused credential must fail now, not in an hour when the cached
                 # token runs out: the admin reads the reason while it is fresh.
-                self._current, self._last_error = None, exc
+                self._current.pop(key, None)
+                self._errors[key] = exc
                 raise
             except MaildeskError as exc:
-                self._last_error = exc
+                self._errors[key] = exc
                 if current is not None and now < current.expires:
                     return current.value  # still valid; the next call tries again
                 raise
-            self._last_error = None
-            return self._current.value
+            self._current[key] = fresh
+            self._errors.pop(key, None)
+            return fresh.value
 
-    def invalidate(self, token: str | None = None) -> None:
+    def invalidate(self, token: str | None = None, user: str = "") -> None:
         """Forget the cached token (the server refused it); ``token`` guards against
         dropping a newer one that another thread fetched meanwhile."""
+        key = self._key(user)
         with self._lock:
-            if self._current is not None and token in (None, self._current.value):
-                self._current = None
+            current = self._current.get(key)
+            if current is not None and token in (None, current.value):
+                del self._current[key]
 
-    def expires(self) -> datetime | None:
+    def expires(self, user: str = "") -> datetime | None:
         """When the cached token expires, if there is one."""
+        key = self._key(user)
         with self._lock:
-            return self._current.expires if self._current is not None else None
+            current = self._current.get(key)
+            return current.expires if current is not None else None
 
-    def seconds_left(self) -> float | None:
+    def seconds_left(self, user: str = "") -> float | None:
         """Seconds until the cached token is due for renewal (its expiry less the margin),
         or None without one: a long-lived connection signs in again by then."""
+        key = self._key(user)
         with self._lock:
-            if self._current is None:
+            current = self._current.get(key)
+            if current is None:
                 return None
-            return (self._current.refresh_at - self._clock.now()).total_seconds()
+            return (current.refresh_at - self._clock.now()).total_seconds()
 
     # -- the request -------------------------------------------------------------------
 
-    def _fetch(self, now: datetime) -> AccessToken:
+    def _fetch(self, now: datetime, user: str) -> AccessToken:
         settings = self.settings
+        if settings.per_mailbox:
+            return self._fetch_delegated(now, user)
         params = {"scope": " ".join(settings.effective_scopes)}
         refresh_token = ""
         if settings.grant == "refresh_token":
@@ -228,6 +265,27 @@ class TokenSource:
                     f"`maildesk oauth login {settings.name}`"
                 ) from None
         return token
+
+    def _fetch_delegated(self, now: datetime, user: str) -> AccessToken:
+        """A Google service account's token acting as ``user`` (RFC 7523's JWT bearer
+        grant): the signed assertion alone authenticates, so no client field is sent."""
+        settings = self.settings
+        where = f"{_where(settings)} (as {user})"
+        key = service_account_key(self._read_secret(settings), settings)
+        url = settings.effective_token_url
+        assertion = bearer_assertion(key, user, url, settings.effective_scopes, now)
+        status, answer = request_token(
+            url, client_id=settings.client_id, grant_type=JWT_BEARER_GRANT,
+            params={"assertion": assertion}, client_auth=False, timeout=self._timeout,
+            where=where,
+        )  # fmt: skip
+        if status != 200:
+            hide = [assertion, key.private_key, str(answer.get("access_token", ""))]
+            raise refusal(
+                where, url, status, answer, name=settings.name, grant=settings.grant,
+                hide=hide, hints=refusal_hints(settings, user),
+            )  # fmt: skip
+        return access_token(answer, now, where)
 
     def _read_refresh_token(self) -> str:
         path = self.refresh_token_file

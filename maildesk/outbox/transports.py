@@ -98,26 +98,35 @@ class SmtpTransport:
         cafile = str(self.config.ca_file) if self.config.ca_file else None
         return ssl.create_default_context(cafile=cafile)  # verifies the certificate and name
 
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        if cfg.tls == "tls":
+            return smtplib.SMTP_SSL(
+                cfg.host,
+                cfg.port,
+                timeout=cfg.timeout_seconds,
+                context=self._context(),
+                local_hostname=self.local_hostname,
+            )
+        return smtplib.SMTP(
+            cfg.host, cfg.port, timeout=cfg.timeout_seconds, local_hostname=self.local_hostname
+        )
+
+    def sign_in(self) -> str:
+        """EHLO, STARTTLS or TLS as configured, AUTH XOAUTH2, QUIT without sending: what
+        ``maildesk check`` tries. Returns the relay's answer to AUTH; raises the same
+        errors as a delivery would (smtplib's, PermanentError from the token endpoint)."""
+        with self._connect() as client:
+            if self.config.tls == "starttls":
+                client.starttls(context=self._context())
+            code, text = self._token_login(client)
+            client.quit()
+        return f"{code} {_text(text)}"
+
     def send(self, row_id: int, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
         cfg = self.config
         try:
-            client: smtplib.SMTP
-            if cfg.tls == "tls":
-                client = smtplib.SMTP_SSL(
-                    cfg.host,
-                    cfg.port,
-                    timeout=cfg.timeout_seconds,
-                    context=self._context(),
-                    local_hostname=self.local_hostname,
-                )
-            else:
-                client = smtplib.SMTP(
-                    cfg.host,
-                    cfg.port,
-                    timeout=cfg.timeout_seconds,
-                    local_hostname=self.local_hostname,
-                )
-            with client:
+            with self._connect() as client:
                 if cfg.tls == "starttls":
                     # Raises when the relay offers no STARTTLS: never fall back to plain text.
                     client.starttls(context=self._context())
@@ -152,7 +161,7 @@ class SmtpTransport:
                 ", ".join(sorted({str(code) for code, _ in refused.values()})),
             )
 
-    def _token_login(self, client: smtplib.SMTP) -> None:
+    def _token_login(self, client: smtplib.SMTP) -> tuple[int, bytes]:
         """AUTH XOAUTH2, the one OAuth2 mechanism Exchange Online and Gmail relays take.
         A refused token is dropped and a new one tried once: it may have been revoked or
         expired early. A token endpoint that refuses raises PermanentError, which the
@@ -168,16 +177,19 @@ class SmtpTransport:
                 f" (it offers {' '.join(offered) or 'no AUTH'}); [outgoing] oauth needs it"
             )
         for attempt in (1, 2):
-            token = self.tokens.token()
+            # One token per credential, or per mailbox for a Google service account.
+            token = self.tokens.token(username)
             try:
                 # initial_response_ok: the message goes with AUTH itself, as RFC 4954 allows;
                 # on an error challenge smtplib answers with an empty line (the SASL abort).
-                client.auth("XOAUTH2", functools.partial(_first, username=username, token=token))
-                return
+                return client.auth(
+                    "XOAUTH2", functools.partial(_first, username=username, token=token)
+                )
             except smtplib.SMTPAuthenticationError:
-                self.tokens.invalidate(token)
+                self.tokens.invalidate(token, username)
                 if attempt == 2:
                     raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _first(challenge: bytes | None = None, *, username: str, token: str) -> str:

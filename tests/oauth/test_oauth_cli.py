@@ -1,5 +1,5 @@
 """``maildesk oauth login`` and ``maildesk check`` as subprocesses, against the tests'
-token endpoint and the Dovecot with the oauth2 passdb."""
+token endpoint, the Dovecot with the oauth2 passdb and the relay that takes only XOAUTH2."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.dovecot_oauth import OAuthDovecot
+from tests.servers.oauth_relay import OAuthRelay
 from tests.servers.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 from tests.support.daemon import environment
 from tests.support.oauth import oauth_dovecot
@@ -130,3 +131,65 @@ def test_check_prints_the_providers_refusal_and_what_to_fix(
     assert "imap info: not tried: [[oauth]] m365 refused" in err
     assert "OAuth2 credential(s) refused: m365" in err
     assert CLIENT_SECRET not in out + err
+
+
+def _relay_config(folder: Path, tokens: OAuthServer, relay: OAuthRelay, username: str) -> None:
+    (folder / "m365.secret").write_text(CLIENT_SECRET + "\n", encoding="utf-8")
+    (folder / "config.toml").write_text(
+        f'[[oauth]]\nname = "m365"\nprovider = "microsoft"\ntenant = "uni.onmicrosoft.com"\n'
+        f'client_id = "{CLIENT_ID}"\nclient_secret_file = "m365.secret"\n'
+        f'token_url = "{tokens.token_url}"\n\n'
+        f'[outgoing]\ntransport = "smtp"\nhost = "{relay.host}"\nport = {relay.port}\n'
+        f'tls = "none"\nusername = "{username}"\noauth = "m365"\n\n' + QUEUE,
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def relay(tokens: OAuthServer) -> Iterator[OAuthRelay]:
+    with OAuthRelay(tokens.introspection_url) as server:
+        yield server
+
+
+def test_check_signs_in_to_the_relay_with_the_token_and_sends_nothing(
+    tmp_path: Path, tokens: OAuthServer, relay: OAuthRelay
+) -> None:
+    _relay_config(tmp_path, tokens, relay, "info")
+    process = _maildesk(tmp_path, "check")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "used by the relay" in out
+    assert f"relay: signed in to {relay.host}:{relay.port} (none) as info" in out
+    assert "235" in out  # the relay's own answer
+    assert relay.logins == ["info"]
+    assert relay.messages == []
+    for secret in (CLIENT_SECRET, *tokens.issued()):
+        assert secret not in out + err
+
+
+def test_check_prints_the_relays_refusal_and_what_to_fix(
+    tmp_path: Path, tokens: OAuthServer, relay: OAuthRelay
+) -> None:
+    _relay_config(tmp_path, tokens, relay, "crm")  # the app's token is for info only
+    process = _maildesk(tmp_path, "check")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "AUTH XOAUTH2 refused: 535 5.7.8 Username and token not accepted" in err
+    assert "not for sending as crm: check outgoing.username" in err
+    assert "the relay refused the OAuth2 sign-in" in err
+    assert relay.refusals == 2  # a refused token is replaced once, as a delivery does
+    for secret in (CLIENT_SECRET, *tokens.issued()):
+        assert secret not in out + err
+
+
+def test_check_does_not_try_the_relay_when_the_credential_is_refused(
+    tmp_path: Path, tokens: OAuthServer, relay: OAuthRelay
+) -> None:
+    _relay_config(tmp_path, tokens, relay, "info")
+    tokens.refuse = True
+    process = _maildesk(tmp_path, "check")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "relay: not tried: [[oauth]] m365 refused" in err
+    assert relay.logins == []
+    assert relay.refusals == 0

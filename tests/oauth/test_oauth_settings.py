@@ -14,6 +14,7 @@ from maildesk.oauth import endpoint, sasl
 from maildesk.oauth.device import DeviceLogin
 from maildesk.oauth.settings import (
     OAuthSettings,
+    authorization_url,
     check_oauth,
     default_scopes,
     derived_token_url,
@@ -38,7 +39,7 @@ M365 = {
 # maildesk.oauth included, from its __init__ docstring; what it cannot see is the rest:
 # the libraries the package leans on.
 
-LIBRARIES = ("authlib", "requests", "cryptography")
+LIBRARIES = ("authlib", "joserfc", "requests", "cryptography")
 
 
 def test_the_package_names_its_pure_modules_and_imports() -> None:
@@ -222,6 +223,35 @@ def test_default_scopes(provider: str, grant: str, expected: tuple[str, ...]) ->
 )  # fmt: skip
 def test_device_code_url(provider: str, tenant: str, token_url: str, expected: str) -> None:
     assert device_code_url(provider, tenant, token_url) == expected
+
+
+@pytest.mark.parametrize(
+    ("provider", "token_url", "expected"),
+    [
+        ("google", "", "https://accounts.google.com/o/oauth2/v2/auth"),
+        ("google", "http://127.0.0.1:9/tenant/token", "http://127.0.0.1:9/o/oauth2/v2/auth"),
+        ("microsoft", "", ""),  # Microsoft and generic sign in with the device flow
+        ("generic", "https://idp.example.org/token", ""),
+    ],
+)  # fmt: skip
+def test_authorization_url(provider: str, token_url: str, expected: str) -> None:
+    assert authorization_url(provider, token_url) == expected
+
+
+@pytest.mark.parametrize(
+    ("provider", "grant", "per_mailbox"),
+    [
+        ("google", "client_credentials", True),  # a service account acts as each mailbox
+        ("google", "refresh_token", False),
+        ("microsoft", "client_credentials", False),
+        ("generic", "client_credentials", False),
+    ],
+)
+def test_only_a_google_service_account_needs_a_token_per_mailbox(
+    provider: str, grant: str, per_mailbox: bool
+) -> None:
+    settings = OAuthSettings("x", provider, tenant="t", client_id="c", grant=grant)
+    assert settings.per_mailbox is per_mailbox
 
 
 def test_effective_values_fill_in_the_provider_defaults() -> None:

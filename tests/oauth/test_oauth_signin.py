@@ -268,7 +268,7 @@ def test_plain_http_to_another_host_is_refused_before_any_request() -> None:
     ("provider", "tenant", "scope"),
     [
         ("microsoft", "uni.onmicrosoft.com", "https://outlook.office365.com/.default"),
-        ("google", "", "https://mail.google.com/"),
+        # Google's app-only access is a service account's: test_google_service_account.py
     ],
 )
 def test_provider_token_requests(

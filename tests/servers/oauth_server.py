@@ -1,8 +1,10 @@
 """An OAuth2 authorization server for tests: a real token endpoint over HTTP on loopback.
 
-It speaks just enough of RFC 6749 (client_credentials and refresh_token grants), RFC 8628
-(the device authorization grant) and RFC 7662 (token introspection, which Dovecot's oauth2
-passdb calls) for maildesk's token client and a private Dovecot to talk to it:
+It speaks just enough of RFC 6749 (client_credentials, refresh_token and authorization_code
+grants, the last with RFC 7636's PKCE), RFC 8628 (the device authorization grant), RFC
+7523 (a Google service account's JWT bearer grant, checked in oauth_google.py) and RFC 7662
+(token introspection, which Dovecot's oauth2 passdb calls) for maildesk's token client and
+a private Dovecot to talk to it:
 
     server = OAuthServer(users={"maildesk-app": "info"})
     server.start()
@@ -13,7 +15,9 @@ passdb calls) for maildesk's token client and a private Dovecot to talk to it:
 
 Paths are matched on their last segments, so the same server answers the token URL a
 provider would use (".../oauth2/v2.0/token", ".../token") and the device endpoints
-(".../devicecode", ".../device/code"). Tokens are random and live in memory only.
+(".../devicecode", ".../device/code") and authorization endpoints (".../auth",
+".../authorize": a GET that signs ``google.authorize_as`` in at once and redirects, as a browser
+whose user clicks "Allow" would see). Tokens are random and live in memory only.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from tests.servers.oauth_google import GoogleGrants, ServiceAccount
+
 HOST = "127.0.0.1"
 CLIENT_ID = "maildesk-test-client"
 CLIENT_SECRET = "s3cret-Of-The-Test-Client-0123456789"
@@ -41,6 +47,7 @@ REVOKED_DESCRIPTION = (
 CertificateChecker = Callable[[str], bool]
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 @dataclass
@@ -95,6 +102,7 @@ class OAuthServer:
         self.fail_with_status: int | None = None  # answer token requests with e.g. 503
         self.rotate_refresh_tokens = True
         self.certificate_checker: CertificateChecker | None = None
+        self.google = GoogleGrants()  # the JWT bearer and authorization code grants
         self._state = _State()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -183,6 +191,22 @@ class OAuthServer:
         with self._state.lock:
             return list(self._state.paths)
 
+    @property
+    def service_accounts(self) -> dict[str, ServiceAccount]:
+        """Google service accounts by address; a test revokes delegation by emptying one's
+        scopes."""
+        return self.google.service_accounts
+
+    @property
+    def assertions(self) -> list[tuple[dict[str, object], dict[str, object]]]:
+        """Header and claims of every JWT bearer assertion received, sound or not."""
+        return self.google.assertions
+
+    @property
+    def authorize_queries(self) -> list[dict[str, str]]:
+        """The query of every request to the authorization endpoint."""
+        return self.google.authorize_queries
+
     def issue_refresh_token(self, username: str) -> str:
         """A refresh token for ``username``, as a past device login would have left."""
         token = "rt-" + secrets.token_urlsafe(24)
@@ -229,7 +253,7 @@ class OAuthServer:
 
     # -- the endpoints (called from the handler threads) ----------------------------
 
-    def _token(self, form: dict[str, str]) -> tuple[int, dict[str, object]]:
+    def _token(self, form: dict[str, str], url: str) -> tuple[int, dict[str, object]]:
         with self._state.lock:
             self._state.token_requests += 1
             self._state.forms.append(dict(form))
@@ -261,6 +285,10 @@ class OAuthServer:
             return 200, self._issue(username, scope, refresh=self.rotate_refresh_tokens)
         if grant == DEVICE_GRANT:
             return self._device_poll(form.get("device_code", ""))
+        if grant == JWT_BEARER_GRANT:
+            return self.google.jwt_bearer(form.get("assertion", ""), url, self._issued_for)
+        if grant == "authorization_code":
+            return self.google.exchange_code(form, self._issued_for)
         return 400, {"error": "unsupported_grant_type", "error_description": grant}
 
     def _client_authenticated(self, form: dict[str, str]) -> bool:
@@ -270,6 +298,9 @@ class OAuthServer:
         # A device login of a public client sends no secret; a confidential one does.
         secret = form.get("client_secret")
         return secret is None or secrets.compare_digest(secret, self.client_secret)
+
+    def _issued_for(self, username: str, scope: str, refresh: bool) -> dict[str, object]:
+        return self._issue(username, scope, refresh=refresh)
 
     def _issue(self, username: str, scope: str, *, refresh: bool) -> dict[str, object]:
         token = "at-" + secrets.token_urlsafe(24)
@@ -350,7 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
         with oauth._state.lock:
             oauth._state.paths.append(path)
         if path.endswith("/token"):
-            status, answer = oauth._token(form)
+            status, answer = oauth._token(form, oauth.base_url + path)
         elif path.endswith(("/devicecode", "/device/code")):
             status, answer = oauth._device_start(form)
         elif path.endswith("/introspect"):
@@ -358,6 +389,25 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, answer = 404, {"error": "not_found"}
         self._answer(status, answer)
+
+    def do_GET(self) -> None:
+        oauth: OAuthServer = self.server.oauth  # type: ignore[attr-defined]
+        parts = urllib.parse.urlsplit(self.path)
+        path = parts.path.rstrip("/")
+        with oauth._state.lock:
+            oauth._state.paths.append(path)
+        if not path.endswith(("/auth", "/authorize")):
+            self._answer(404, {"error": "not_found"})
+            return
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        status, answer, location = oauth.google.authorize(query)
+        if status != 302:
+            self._answer(status, answer)
+            return
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _answer(self, status: int, answer: dict[str, object]) -> None:
         payload = json.dumps(answer).encode()
