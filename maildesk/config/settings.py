@@ -482,7 +482,12 @@ SECTIONS: Final[tuple[Section, ...]] = (
                 ("microsoft", "google", "generic"),
             ),
             Setting("tenant", "", "Microsoft only: the tenant's domain or id."),
-            Setting("client_id", "", "The application (client) id of the app registration."),
+            Setting(
+                "client_id",
+                "",
+                "The application (client) id of the app registration; for a Google service"
+                " account, the client id in its JSON key.",
+            ),
             Setting(
                 "client_secret_env",
                 "",
@@ -491,8 +496,9 @@ SECTIONS: Final[tuple[Section, ...]] = (
             Setting(
                 "client_secret_file",
                 "",
-                "File holding the client secret (e.g. a systemd credential), read at each"
-                " token request; a refresh token is kept beside it.",
+                "File holding the client secret (e.g. a systemd credential), or a Google"
+                " service account's JSON key, read at each token request; a refresh token is"
+                " kept beside it.",
             ),
             Setting(
                 "certificate_file",
