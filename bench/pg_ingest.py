@@ -1,6 +1,7 @@
 """Figure 11: SMTP ingest on PostgreSQL against SQLite; two daemons on one database.
 
     .venv/bin/python -m bench.pg_ingest [--n 3000] [--rounds 3] [--connections 8] [--fsync-off]
+                                        [--before DIR]
 
 Renders the mix (bench/mix.py) once, then in each round, in an order that turns from one
 round to the next, sends it to real ``maildesk run`` daemons over real SMTP connections:
@@ -11,7 +12,9 @@ round to the next, sends it to real ``maildesk run`` daemons over real SMTP conn
 - ``pg x2``: two daemons on one such database, the SMTP connections dealt out between
   them (the MTA delivering to whichever answers);
 - with ``--fsync-off``, the same two on a second cluster without fsync: the ceiling
-  when the disk's wait is taken away (not a setting for production).
+  when the disk's wait is taken away (not a setting for production);
+- with ``--before DIR`` (an export of another commit, as in bench/README.md), each
+  PostgreSQL case once more with that commit's daemons, in the same rounds.
 
 Each run is timed from the first MAIL command to the last 250 (a 250 comes after the
 commit that holds the message), then waits for every acknowledgement in the daemons'
@@ -172,6 +175,7 @@ def run_case(
     daemons: int,
     *,
     database: str,
+    tree: str | None = None,
 ) -> Run:
     url = server.create_database(database) if server is not None else ""
     started: list[Daemon] = []
@@ -179,7 +183,7 @@ def run_case(
     new = sum(1 for s in specs if s.kind == "new")
     try:
         for i in range(daemons):
-            daemon = Daemon(folder / f"{database}-{i}")
+            daemon = Daemon(folder / f"{database}-{i}", env={"PYTHONPATH": tree} if tree else None)
             if url:
                 on_database(daemon, url, f"node{i}")
             daemon.start()  # one after the other: the first migrates the database
@@ -247,6 +251,9 @@ def main() -> None:
     parser.add_argument(
         "--fsync-off", action="store_true", help="also a cluster without fsync (a ceiling)"
     )
+    parser.add_argument(
+        "--before", type=Path, help="also run the PostgreSQL cases with the code in this folder"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="maildesk-bench-"))
     servers: list[Postgres] = []
@@ -255,21 +262,24 @@ def main() -> None:
         durable = Postgres(folder / "pg", durable=True)
         durable.start()
         servers.append(durable)
-        cases: list[tuple[str, Postgres | None, int]] = [
-            ("sqlite", None, 1),
-            ("pg", durable, 1),
-            ("pg x2", durable, 2),
+        cases: list[tuple[str, Postgres | None, int, str | None]] = [
+            ("sqlite", None, 1, None),
+            ("pg", durable, 1, None),
+            ("pg x2", durable, 2, None),
         ]
         if args.fsync_off:
             fast = Postgres(folder / "pg-nofsync", durable=False)
             fast.start()
             servers.append(fast)
-            cases += [("pg fsync off", fast, 1), ("pg fsync off x2", fast, 2)]
+            cases += [("pg fsync off", fast, 1, None), ("pg fsync off x2", fast, 2, None)]
+        if args.before:
+            before = str(args.before.resolve())
+            cases += [(f"{c} (before)", s, d, before) for c, s, d, _ in cases if s is not None]
         specs = plan(args.n, args.seed)
         spool = Spool(folder, specs)
         for round_ in range(args.rounds):
             turn = round_ % len(cases)  # each case takes each place in turn
-            for number, (case, server, daemons) in enumerate(cases[turn:] + cases[:turn]):
+            for number, (case, server, daemons, tree) in enumerate(cases[turn:] + cases[:turn]):
                 run = run_case(
                     case,
                     round_,
@@ -280,6 +290,7 @@ def main() -> None:
                     server,
                     daemons,
                     database=f"r{round_}n{number}",
+                    tree=tree,
                 )
                 print(f"round {round_ + 1}: {run.line()}", flush=True)
                 runs.append(run)
@@ -293,6 +304,10 @@ def main() -> None:
         ("pg x2", "pg"),
         ("sqlite", "pg fsync off"),
         ("pg fsync off x2", "pg fsync off"),
+        ("pg", "pg (before)"),
+        ("pg x2", "pg x2 (before)"),
+        ("pg fsync off", "pg fsync off (before)"),
+        ("sqlite", "pg (before)"),
     ):
         line = ratios(runs, top, bottom)
         if line:
