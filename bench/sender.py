@@ -37,12 +37,13 @@ class Sent:
 class SmtpLoad:
     def __init__(
         self,
-        port: int,
+        port: int | Sequence[int],
         spool: Spool,
         connections: int,
         on_answer: Callable[[int], None] | None = None,
     ) -> None:
-        self.port = port
+        # Several ports: the connections are dealt out among the daemons in turn.
+        self.ports = [port] if isinstance(port, int) else list(port)
         self.spool = spool
         self.connections = connections
         self.on_answer = on_answer
@@ -57,7 +58,8 @@ class SmtpLoad:
         """Send the spool (or the ``order`` given) and return when every message is answered."""
         self._order = range(len(self.spool)) if order is None else order
         clients = [
-            smtplib.SMTP("127.0.0.1", self.port, timeout=300) for _ in range(self.connections)
+            smtplib.SMTP("127.0.0.1", self.ports[i % len(self.ports)], timeout=300)
+            for i in range(self.connections)
         ]
         for client in clients:
             client.ehlo()

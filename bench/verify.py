@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.mix import Spec
 
@@ -33,18 +34,31 @@ def connect(database: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
 
 
+# Read through either store's connection (SQLite's own, or psycopg's with %s-free text).
+STORED = "SELECT message_id, ticket FROM messages WHERE direction = 'in'"
+TICKETS = "SELECT count(*) FROM tickets"
+QUARANTINED = "SELECT count(*) FROM quarantine"
+ACKS = (
+    "SELECT count(*), coalesce(sum(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0)"
+    " FROM outbox WHERE kind = 'ack'"
+)
+
+
 def check(database: Path, specs: Sequence[Spec]) -> Check:
-    result = Check()
     with connect(database) as conn:
-        stored = conn.execute(
-            "SELECT message_id, ticket FROM messages WHERE direction = 'in'"
-        ).fetchall()
-        result.tickets = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
-        quarantined = conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-        result.acks_queued, result.acks_sent = conn.execute(
-            "SELECT count(*), coalesce(sum(state = 'sent'), 0) FROM outbox WHERE kind = 'ack'"
-        ).fetchone()
+        result = check_connection(conn, specs)
     conn.close()
+    return result
+
+
+def check_connection(conn: Any, specs: Sequence[Spec]) -> Check:
+    """``check`` over an open connection to either store (a DB-API connection)."""
+    result = Check()
+    stored = [(str(m), t) for m, t in conn.execute(STORED).fetchall()]
+    result.tickets = int(conn.execute(TICKETS).fetchone()[0])
+    quarantined = int(conn.execute(QUARANTINED).fetchone()[0])
+    queued, sent = conn.execute(ACKS).fetchone()
+    result.acks_queued, result.acks_sent = int(queued), int(sent)
     counts = Counter(message_id for message_id, _ in stored)
     ticket_of = dict(stored)
     wanted = {s.message_id for s in specs}

@@ -139,16 +139,18 @@ class Writer:
             return
         results: list[Outcome | BaseException] = []
         try:
-            with self.store.transaction():
+            with self.store.pipelined(), self.store.transaction():
                 for job in batch:
                     if job.envelope is None:
                         continue
                     try:
                         with self.store.transaction():  # a savepoint: one failure stays alone
-                            results.append(self.pipeline.accept(job.raw, job.envelope))
+                            outcome = self.pipeline.accept(job.raw, job.envelope)
                     except Exception as exc:
                         log.exception("cannot store a message from %s", job.envelope.source)
                         results.append(exc)
+                    else:  # on PostgreSQL an error may surface at the savepoint's end
+                        results.append(outcome)
         except BaseException as exc:  # the commit itself failed: nothing of the batch holds
             for job in batch:
                 job.future.set_exception(exc)

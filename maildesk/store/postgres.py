@@ -2,10 +2,19 @@
 
 Autocommit, as the SQLite connection: the store opens and ends its transactions itself
 (``BEGIN`` … ``COMMIT``, savepoints inside), so both stores run the same code path.
+
+Each statement is a round trip to the server, where SQLite's is a function call: the
+ingest of one message takes about twenty. Inside ``pipeline()`` (psycopg's pipeline
+mode) a statement is sent without waiting for its answer, which comes back with the
+next one the code reads (a ``SELECT``, an ``INSERT … RETURNING``, a row count) or at
+``sync()``. An error then surfaces later than the statement that caused it; the store
+calls ``sync()`` at the end of every savepoint and before ``COMMIT`` (store.py), so it
+surfaces in the block that caused it, as without the pipeline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -46,8 +55,17 @@ class Row:
 
 
 def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
-    names = {column.name: i for i, column in enumerate(cursor.description or ())}
-    return functools.partial(Row, names)
+    # The names straight from the result: cursor.description builds a Column object
+    # (with its type's details) for every column of every statement.
+    result = cursor.pgresult
+    fields = tuple(result.fname(i) for i in range(result.nfields)) if result is not None else ()
+    return functools.partial(Row, _names(fields))
+
+
+@functools.lru_cache(maxsize=1024)
+def _names(fields: tuple[bytes | None, ...]) -> dict[str, int]:
+    """Column positions by name; shared between rows, which never change it."""
+    return {(name or b"").decode("utf-8", "replace"): i for i, name in enumerate(fields)}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -84,8 +102,13 @@ class PostgresConnection:
 
     def __init__(self, conn: psycopg.Connection[Row]) -> None:
         self.raw = conn
+        self._pipeline: psycopg.Pipeline | None = None
+        self._unsynced = False  # statements sent in the pipeline since the last sync()
 
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Row]:
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        if self._pipeline is not None:
+            self._unsynced = True
+            return _Pipelined(self._pipeline, self.raw.execute(translate(sql), parameters))
         if not parameters:
             # Without parameters psycopg sends the text as it is (several statements
             # may then go in one call, as a migration's script does).
@@ -93,12 +116,75 @@ class PostgresConnection:
         return self.raw.execute(translate(sql), parameters)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Row]:
+        self._unsynced = self._pipeline is not None
         cursor = self.raw.cursor()
         cursor.executemany(translate(sql), parameters)
         return cursor
 
+    @contextlib.contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Send statements without waiting for each answer (see the module docstring);
+        one statement a call, no scripts. Leaving it waits for every answer."""
+        if self._pipeline is not None:
+            yield
+            return
+        with self.raw.pipeline() as pipeline:
+            self._pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._pipeline = None
+                self._unsynced = False
+
+    def send(self, sql: str, /) -> None:
+        """Run a statement that cannot fail in a sound transaction (a savepoint's
+        SAVEPOINT or RELEASE): in the pipeline, sent without making a sync() due."""
+        if self._pipeline is None:
+            self.raw.execute(sql.encode())
+        else:
+            self.raw.execute(sql)
+
+    def sync(self, *, force: bool = False) -> None:
+        """Wait for the answers of the statements sent so far; raise the first error.
+        Without ``force``, only when statements other than send()'s are waiting."""
+        if self._pipeline is not None and (self._unsynced or force):
+            self._unsynced = False
+            self._pipeline.sync()
+
+    def discard(self) -> None:
+        """Wait for every answer and drop their errors: the work that sent them is
+        being undone (a ROLLBACK may follow only once the pipeline is in step)."""
+        with contextlib.suppress(psycopg.Error):  # a lost connection says so at the ROLLBACK
+            self.sync(force=True)
+
     def close(self) -> None:
         self.raw.close()
+
+
+class _Pipelined:
+    """A cursor of a statement sent in the pipeline. Its rows wait for their answer by
+    themselves (psycopg fetches them); its row count needs the answer first."""
+
+    __slots__ = ("_cursor", "_pipeline")
+
+    def __init__(self, pipeline: psycopg.Pipeline, cursor: psycopg.Cursor[Row]) -> None:
+        self._pipeline = pipeline
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        if self._cursor.pgresult is None:
+            self._pipeline.sync()
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self._cursor)
 
 
 def _where(url: str) -> str:

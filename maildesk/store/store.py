@@ -11,11 +11,11 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from maildesk.errors import TransientError
 from maildesk.model import State, Ticket
@@ -94,6 +94,19 @@ class Bounced:
     rcpt_to: tuple[str, ...]
 
 
+@runtime_checkable
+class _Pipelining(Protocol):
+    """PostgreSQL's connection in pipeline mode (postgres.py); SQLite has no round trips."""
+
+    def pipeline(self) -> AbstractContextManager[None]: ...
+
+    def send(self, sql: str, /) -> None: ...
+
+    def sync(self, *, force: bool = False) -> None: ...
+
+    def discard(self) -> None: ...
+
+
 class Store:
     def __init__(self, path: Path | str, password_env: str = "") -> None:
         """Open the store at ``path``: a SQLite file, or a ``postgresql://`` URL whose
@@ -102,6 +115,7 @@ class Store:
         self.location = path
         self.conn: Connection
         self.conn, self.dialect = connect(path, password_env)
+        self._pg = self.conn if isinstance(self.conn, _Pipelining) else None
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []  # see after_commit
         # Told of every state change, inside its transaction: (ticket, old, new, now). The
@@ -132,18 +146,22 @@ class Store:
         """
         if self._depth:
             name = f"sp{self._depth}"
-            self.conn.execute(f"SAVEPOINT {name}")
+            self._send(f"SAVEPOINT {name}")
             self._depth += 1
             mark = len(self._after_commit)
             try:
                 yield
+                if self._pg is not None:  # the block's errors surface in the block
+                    self._pg.sync()
             except BaseException:
+                if self._pg is not None:
+                    self._pg.discard()
                 self.conn.execute(f"ROLLBACK TO {name}")
                 self.conn.execute(f"RELEASE {name}")
                 del self._after_commit[mark:]  # what was undone will never be committed
                 raise
             else:
-                self.conn.execute(f"RELEASE {name}")
+                self._send(f"RELEASE {name}")
             finally:
                 self._depth -= 1
             return
@@ -151,15 +169,32 @@ class Store:
         self._depth = 1
         try:
             yield
+            if self._pg is not None:  # an error still in the pipeline undoes it all
+                self._pg.sync(force=True)
         except BaseException:
+            if self._pg is not None:
+                self._pg.discard()
             self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
+            if self._pg is not None:
+                self._pg.sync(force=True)
         finally:
             self._depth = 0
             callbacks, self._after_commit = self._after_commit, []
         _call_all(callbacks)  # reached only once COMMIT succeeded
+
+    def pipelined(self) -> AbstractContextManager[None]:
+        """On PostgreSQL, statements inside are sent without waiting for each answer
+        (postgres.py); transactions inside keep their meaning. Nothing on SQLite."""
+        return self._pg.pipeline() if self._pg is not None else nullcontext()
+
+    def _send(self, sql: str) -> None:
+        if self._pg is not None:
+            self._pg.send(sql)
+        else:
+            self.conn.execute(sql)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the work in hand is committed; never if it is undone.
@@ -357,15 +392,18 @@ class Store:
         if not numbers:
             return {}
         marks = ",".join("?" * len(numbers))
-        rows = self.conn.execute(
+        found = self.conn.execute(
             f"SELECT * FROM tickets WHERE number IN ({marks})",  # noqa: S608 - only '?' marks
             list(numbers),
-        ).fetchall()
-        people: dict[int, set[str]] = {}
-        for ticket, address in self.conn.execute(
+        )
+        # Both asked before either is read: one round trip on PostgreSQL's pipeline.
+        participants = self.conn.execute(
             f"SELECT ticket, address FROM participants WHERE ticket IN ({marks})",  # noqa: S608
             list(numbers),
-        ):
+        )
+        rows = found.fetchall()
+        people: dict[int, set[str]] = {}
+        for ticket, address in participants:
             people.setdefault(ticket, set()).add(address)
         return {
             row["number"]: _ticket(row, frozenset(people.get(row["number"], ()))) for row in rows
