@@ -77,7 +77,9 @@ class Writer:
         """Run ``func(*args)`` on the writer thread; the future resolves once it committed,
         before the fsync. Such a commit outlives a kill of the process (its pages are in
         the kernel), not a power cut: for records whose loss only repeats work, as the
-        outbox sender's "this row was delivered" (a lost one sends that row again)."""
+        outbox sender's "this row was delivered" (a lost one sends that row again). On
+        PostgreSQL the same holds: the server does not flush before answering the commit
+        (``Store.committed_lazily``)."""
         job = _Job(call=lambda: func(*args), durable=False)
         self._jobs.put(job)
         return job.future
@@ -123,7 +125,11 @@ class Writer:
         if job.call is None or not job.future.set_running_or_notify_cancel():
             return
         try:
-            settlement = Settlement(job.future, job.call())
+            if job.durable:
+                settlement = Settlement(job.future, job.call())
+            else:
+                with self.store.committed_lazily():
+                    settlement = Settlement(job.future, job.call())
         except BaseException as exc:
             settlement = Settlement(job.future, error=exc)
         if not job.durable:

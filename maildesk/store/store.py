@@ -185,6 +185,23 @@ class Store:
             callbacks, self._after_commit = self._after_commit, []
         _call_all(callbacks)  # reached only once COMMIT succeeded
 
+    @contextmanager
+    def committed_lazily(self) -> Iterator[None]:
+        """A transaction whose commit a crash of this process survives but a crash of the
+        database server may not: for records whose loss only repeats work (the outbox
+        sender's "delivered" mark: a lost one sends that row again). SQLite's writer
+        flushes such commits later with the others (writer.py); PostgreSQL would flush
+        each at its COMMIT, one disk flush per delivered mail on the writer's thread, so
+        this transaction alone does not wait for it (``synchronous_commit`` off, which
+        never corrupts: the server replays or drops the whole transaction). Inside a
+        transaction already, it is that transaction's part."""
+        if self._pg is None or self._depth:
+            yield
+            return
+        with self.transaction():
+            self.conn.execute("SET LOCAL synchronous_commit TO off")
+            yield
+
     def pipelined(self) -> AbstractContextManager[None]:
         """On PostgreSQL, statements inside are sent without waiting for each answer
         (postgres.py); transactions inside keep their meaning. Nothing on SQLite."""

@@ -189,6 +189,29 @@ def test_work_submitted_as_committed_is_answered_before_the_flush(
     w.close()
 
 
+@pytest.mark.stores("postgresql")
+def test_on_postgresql_only_work_submitted_as_committed_skips_the_servers_flush(
+    config: Config, store_location: Path | str
+) -> None:
+    # A delivered mark may be lost with the server, never with this process; mail is not.
+    store, pipeline = _pipeline(config, store_location)
+    w = Writer(store, pipeline)
+
+    def setting() -> str:
+        return str(store.conn.execute("SHOW synchronous_commit").fetchone()[0])
+
+    def mark_and_setting() -> str:
+        store.conn.execute("UPDATE outbox SET attempts = attempts WHERE id = 0")
+        return setting()
+
+    assert w.submit_committed(mark_and_setting).result(timeout=30) == "off"
+    assert w.submit(setting).result(timeout=30) == "on"  # the session's own setting is kept
+    envelope = Envelope("p1@example.com", ["info@uni.example"], "smtp")
+    assert isinstance(w.accept(raw(1), envelope).result(timeout=30), Stored)
+    assert w.submit(setting).result(timeout=30) == "on"
+    w.close()
+
+
 @both_stores
 def test_a_failed_flush_is_the_callers_error_and_the_writer_goes_on(
     config: Config, store_location: Path | str
