@@ -12,86 +12,37 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from maildesk.errors import TransientError
 from maildesk.model import State, Ticket
-from maildesk.store.database import Connection, Cursor, is_url, redacted
+from maildesk.store.database import Connection, is_url, redacted
+from maildesk.store.outbox import OutboxRows, returned
+from maildesk.store.rows import (
+    AlreadyStored,
+    Bounced,
+    NewMessage,
+    NewTicket,
+    OutgoingMail,
+    from_iso,
+    iso,
+)
 from maildesk.store.schema import connect
 
 log = logging.getLogger(__name__)
 
-
-def iso(instant: datetime) -> str:
-    """UTC ISO-8601 text with a fixed width, so text order is time order."""
-    return instant.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-@dataclass(frozen=True)
-class NewTicket:
-    queue: str
-    queue_address: str
-    subject: str
-    requester: str
-    requester_name: str
-    language: str
-    claimed_tag: str | None
-    linked_to: int | None
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    ticket: int | None
-    direction: str
-    kind: str
-    message_id: str
-    dedupe_key: str | None
-    from_addr: str
-    from_name: str
-    to_addrs: Sequence[str]
-    cc_addrs: Sequence[str]
-    subject: str
-    body: str
-    sent_at: datetime | None
-    source: str
-    envelope_from: str | None
-    raw_sha256: str | None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class OutgoingMail:
-    ticket: int | None
-    kind: str
-    message_id: str
-    mail_from: str
-    rcpt_to: Sequence[str]
-    raw: bytes
-
-
-class AlreadyStored(TransientError):
-    """Another daemon stored this message (its dedupe key) while we were at it.
-
-    The transaction holding it is undone; the source tries again, and the message is
-    then a known duplicate: one message, one ticket, one acknowledgement.
-    """
-
-
-@dataclass(frozen=True)
-class Bounced:
-    """An outbox row a bounce reported on."""
-
-    row: int
-    ticket: int | None
-    kind: str
-    rcpt_to: tuple[str, ...]
+# The plain data lives in rows.py; importers have long taken it from here.
+__all__ = [
+    "AlreadyStored",
+    "Bounced",
+    "NewMessage",
+    "NewTicket",
+    "OutgoingMail",
+    "Store",
+    "from_iso",
+    "iso",
+]
 
 
 @runtime_checkable
@@ -107,7 +58,7 @@ class _Pipelining(Protocol):
     def discard(self) -> None: ...
 
 
-class Store:
+class Store(OutboxRows):
     def __init__(self, path: Path | str, password_env: str = "") -> None:
         """Open the store at ``path``: a SQLite file, or a ``postgresql://`` URL whose
         password, if any, is read from the variable ``password_env`` (else libpq's own
@@ -266,7 +217,7 @@ class Store:
                 iso(now),
             ),
         )
-        number = _returned(cursor)
+        number = returned(cursor)
         self.add_participants(number, [new.requester], "requester")
         return number
 
@@ -338,31 +289,6 @@ class Store:
             (ticket, iso(now), kind, detail),
         )
 
-    def enqueue(self, mail: OutgoingMail, message: int | None, now: datetime) -> int:
-        cursor = self.conn.execute(
-            "INSERT INTO outbox (ticket, message, kind, message_id, mail_from, rcpt_to, recipient,"
-            " raw, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " RETURNING id",
-            (
-                mail.ticket,
-                message,
-                mail.kind,
-                mail.message_id,
-                mail.mail_from,
-                json.dumps(list(mail.rcpt_to)),
-                mail.rcpt_to[0].lower() if mail.rcpt_to else "",
-                mail.raw,
-                iso(now),
-                iso(now),
-            ),
-        )
-        row_id = _returned(cursor)
-        self.conn.executemany(
-            "INSERT INTO outbox_recipients (outbox, address, kind, created_at) VALUES (?, ?, ?, ?)",
-            [(row_id, a.lower(), mail.kind, iso(now)) for a in dict.fromkeys(mail.rcpt_to)],
-        )
-        return row_id
-
     def quarantine(
         self,
         raw: bytes,
@@ -394,7 +320,7 @@ class Store:
                 digest,
             ),
         )
-        return _returned(cursor)
+        return returned(cursor)
 
     # -- lookups used while threading --------------------------------------------------
 
@@ -490,72 +416,6 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def bounce_outbox(self, message_ids: Sequence[str], detail: str) -> list[Bounced]:
-        """Mark our outgoing messages ``message_ids`` bounced; what each row was."""
-        found = []
-        for message_id in message_ids:
-            for row in self.conn.execute(
-                "SELECT id, ticket, kind, rcpt_to FROM outbox WHERE message_id = ?",
-                (message_id,),
-            ).fetchall():
-                self.conn.execute(
-                    "UPDATE outbox SET state = 'bounced', last_error = ? WHERE id = ?",
-                    (detail[:500], row["id"]),
-                )
-                rcpt = tuple(str(a) for a in json.loads(row["rcpt_to"]))
-                found.append(Bounced(row["id"], row["ticket"], row["kind"], rcpt))
-        return found
-
-    def due_outbox(self, now: datetime, limit: int = 50) -> list[Any]:
-        """Pending rows due by ``now``, each with its ticket's queue (for log lines)."""
-        return self.conn.execute(
-            "SELECT o.*, t.queue AS ticket_queue FROM outbox o"
-            " LEFT JOIN tickets t ON t.number = o.ticket"
-            " WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
-            " ORDER BY o.next_attempt_at, o.id LIMIT ?",
-            (iso(now), limit),
-        ).fetchall()
-
-    def next_outbox_at(self) -> datetime | None:
-        row = self.conn.execute(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'"
-        ).fetchone()
-        return from_iso(row[0]) if row and row[0] else None
-
-    # Sending, retrying and failing a row each end its claim (claims.py): a row is
-    # claimed only while a daemon has it in hand.
-
-    def outbox_sent(self, row_id: int, now: datetime) -> None:
-        # A bounce may come back before the sender records the delivery: it stays bounced.
-        self.conn.execute(
-            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " last_error = '', claimed_by = NULL WHERE id = ? AND state = 'pending'",
-            (iso(now), row_id),
-        )
-
-    def outbox_retry(self, row_id: int, error: str, next_at: datetime) -> None:
-        self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-            " claimed_by = NULL WHERE id = ?",
-            (error[:500], iso(next_at), row_id),
-        )
-
-    def outbox_requeue(self, row_id: int, now: datetime) -> bool:
-        """Make a pending or failed row due now (an admin's "retry"); False if there is none."""
-        cursor = self.conn.execute(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = ?, claimed_by = NULL"
-            " WHERE id = ? AND state != 'sent'",
-            (iso(now), row_id),
-        )
-        return cursor.rowcount == 1
-
-    def outbox_failed(self, row_id: int, error: str) -> None:
-        self.conn.execute(
-            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,"
-            " claimed_by = NULL WHERE id = ?",
-            (error[:500], row_id),
-        )
-
 
 def _call_all(callbacks: list[Callable[[], None]]) -> None:
     for callback in callbacks:
@@ -563,14 +423,6 @@ def _call_all(callbacks: list[Callable[[], None]]) -> None:
             callback()
         except Exception:  # what is committed stays so; a faulty callback is only logged
             log.exception("after-commit callback failed")
-
-
-def _returned(cursor: Cursor) -> int:
-    """The key an ``INSERT … RETURNING`` gave (both databases; lastrowid is SQLite's)."""
-    row = cursor.fetchone()
-    if row is None:  # cannot happen after a plain INSERT; keeps the type honest
-        raise RuntimeError("INSERT returned no row")
-    return int(row[0])
 
 
 def _ticket(row: Any, participants: frozenset[str]) -> Ticket:
