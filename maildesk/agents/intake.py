@@ -12,7 +12,7 @@ its transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from maildesk.agents.routing import matter, route, same_matter
 from maildesk.config import AgentConfig, Config, QueueConfig
 from maildesk.mail.classify import Classification
 from maildesk.mail.commands import CommandError, parse_commands
-from maildesk.mail.parsed import Address, ParsedMail
+from maildesk.mail.parsed import Address, Attachment, ParsedMail
 from maildesk.mail.quotes import strip_reply
 from maildesk.mail.thread import ThreadChoice, Via, find_tag, reply_subject
 from maildesk.model import State, Ticket
@@ -113,7 +113,9 @@ class Intake:
 
     def follow_merges(self, found: dict[int, Ticket]) -> dict[int, Ticket]:
         """Tickets found by threading, each merged one replaced by the one it went into."""
-        targets = tickets.merged_into(self.store, list(found))
+        # Each ticket found says whether it was merged: only those need the chain looked up.
+        merged = [number for number, ticket in found.items() if ticket.merged_into is not None]
+        targets = tickets.merged_into(self.store, merged)
         if not targets:
             return found
         into = self.store.tickets(sorted(set(targets.values())))
@@ -202,6 +204,7 @@ class Intake:
         self,
         number: int | None,
         message: int,
+        attachments: Sequence[Attachment],
         mail: ParsedMail,
         sender: Address,
         check: AgentCheck | None,
@@ -209,15 +212,18 @@ class Intake:
         human: bool,
         now: datetime,
     ) -> None:
-        """After a message is stored on a ticket: act on an agent's reply, or tell agents."""
+        """After a message is stored on a ticket: act on an agent's reply, or tell agents.
+
+        ``attachments`` are the message's as stored (within the limits): handed on rather
+        than read back, which would cost a round trip per message on PostgreSQL."""
         if number is None:
             return
         ticket = self.actions.ticket(number)
         if check is not None and check.trusted:
-            self._agent_reply(ticket, message, mail, sender, check.agent, now)
+            self._agent_reply(ticket, message, attachments, mail, sender, check.agent, now)
             return
         if check is not None:
-            self._hold(ticket, message, mail, sender, check.agent, now)
+            self._hold(ticket, message, attachments, mail, sender, check.agent, now)
             return
         if not human or ticket.state is State.CANCELLED:
             return
@@ -227,7 +233,7 @@ class Intake:
             sender=sender,
             # A follow-up quotes what the agents already have; a new request is read whole.
             text=mail.text if decision.opens_ticket else strip_reply(mail.text),
-            attachments=tickets.attachments(self.store, message),
+            attachments=list(attachments),
             now=now,
             claimed=str(decision.claimed) if decision.claimed else "",
         )
@@ -236,6 +242,7 @@ class Intake:
         self,
         ticket: Ticket,
         message: int,
+        attachments: Sequence[Attachment],
         mail: ParsedMail,
         sender: Address,
         agent: AgentConfig,
@@ -256,7 +263,7 @@ class Intake:
             event="held",
             sender=sender,
             text=strip_reply(mail.text),
-            attachments=tickets.attachments(self.store, message),
+            attachments=list(attachments),
             now=now,
             unverified_agent=agent.name,
         )
@@ -265,6 +272,7 @@ class Intake:
         self,
         ticket: Ticket,
         message: int,
+        attachments: Sequence[Attachment],
         mail: ParsedMail,
         sender: Address,
         agent: AgentConfig,
@@ -284,9 +292,8 @@ class Intake:
             )
             self._refuse(ticket, mail, sender, agent, errors, now)
             return
-        attachments = tickets.attachments(self.store, message)
         self.actions.apply(
-            ticket, actor, parsed.commands, parsed.body, attachments, now, message=message
+            ticket, actor, parsed.commands, parsed.body, list(attachments), now, message=message
         )
 
     def _refuse(

@@ -47,8 +47,10 @@ class Notices:
 
     def ticket(self, number: int) -> Ticket:
         """The ticket, or the one it was merged into."""
-        target = tickets.merged_into(self.store, [number]).get(number, number)
-        found = tickets.info(self.store, target)
+        found = tickets.info(self.store, number)
+        if found is not None and found.merged_into is not None:  # rare: follow the chain
+            target = tickets.merged_into(self.store, [number]).get(number, number)
+            found = tickets.info(self.store, target)
         if found is None:
             raise ActionError(f"no ticket {number}", Refusal.NO_TICKET, number=number)
         return found

@@ -219,7 +219,7 @@ class Pipeline:
         mail, sender, kind, now = arrival.mail, arrival.sender, arrival.kind, arrival.now
         ticket, ack_template = self._open_or_append(arrival, decision)
         message = self._record_message(arrival, ticket)
-        refused = self._attachments(arrival, message)
+        kept, refused = self._attachments(arrival, message)
         existing = None if decision.opens_ticket else decision.ticket
         ref = ""
         if ticket is not None:
@@ -241,7 +241,7 @@ class Pipeline:
         if refused and ticket is not None:
             self.answers.refused_attachments(arrival, ticket, ref, refused)
         self.intake.arrived(
-            ticket, message, mail, sender, arrival.agent, decision, kind.may_answer, now
+            ticket, message, kept, mail, sender, arrival.agent, decision, kind.may_answer, now
         )
         return Stored(ticket, decision.action, mail.message_id, ref, acknowledged)
 
@@ -291,8 +291,10 @@ class Pipeline:
         )
         return self.store.insert_message(row, arrival.now)
 
-    def _attachments(self, arrival: Arrival, message: int) -> list[Attachment]:
-        """Keep the attachments within the limits; return those refused."""
+    def _attachments(
+        self, arrival: Arrival, message: int
+    ) -> tuple[list[Attachment], list[Attachment]]:
+        """Keep the attachments within the limits; return those kept and those refused."""
         limits = self.config.limits
         kept, refused = within_limits(
             arrival.mail.attachments, limits.max_attachments, limits.max_attachment_bytes
@@ -301,7 +303,7 @@ class Pipeline:
             self.store.add_attachment(
                 message, attachment.filename, attachment.content_type, attachment.payload
             )
-        return refused
+        return kept, refused
 
     def _survey_answer(self, arrival: Arrival, answered: tuple[int, Answer]) -> Stored:
         number, answer = answered
