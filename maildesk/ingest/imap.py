@@ -27,7 +27,16 @@ from typing import Any, Protocol
 from maildesk.config import ImapConfig
 from maildesk.errors import PermanentError, TransientError
 from maildesk.ingest.envelope import Envelope, Outcome, Quarantined
-from maildesk.ingest.imap_client import CLOSE_TIMEOUT, close, connect, mapped
+from maildesk.ingest.imap_client import (
+    CLOSE_TIMEOUT,
+    announced,
+    close,
+    connect,
+    idle_event,
+    mapped,
+    trouble,
+    words,
+)
 from maildesk.ingest.signin import Renewal, TokenDue
 from maildesk.oauth.tokens import TokenSource
 
@@ -77,37 +86,6 @@ class Backoff:
         first = self.refused_first if refused else self.first
         full: float = min(self.cap, first * 2.0 ** min(max(failures - 1, 0), 30))
         return full * _random.uniform(0.5, 1.0)
-
-
-def _event(response: tuple[Any, ...]) -> bool:
-    """Whether an IDLE response is news (EXISTS, EXPUNGE …) rather than a keep-alive."""
-    return not (len(response) > 0 and response[0] == b"OK")
-
-
-def _announced(client: Any) -> bool:
-    """Whether the server announced new mail (EXISTS) during the commands since last asked.
-
-    A message that arrives while a SEARCH runs is announced in that command's untagged
-    responses and never again; missing it would leave it waiting until the next check.
-    imapclient keeps no record of them, imaplib does.
-    """
-    pending = client._imap.untagged_responses
-    return any(pending.pop(key, None) for key in ("EXISTS", b"EXISTS"))
-
-
-def _trouble(response: tuple[Any, ...]) -> bool:
-    """BYE, or a NO or BAD outside any command: the session cannot be trusted any more.
-
-    Dovecot answers an IDLE whose folder was deleted and recreated with "* NO Internal
-    error" and then keeps showing the old folder; only a new login sees the new one.
-    """
-    return len(response) > 0 and response[0] in (b"NO", b"BAD", b"BYE")
-
-
-def _words(response: tuple[Any, ...]) -> str:
-    return " ".join(
-        p.decode("ascii", "replace") if isinstance(p, bytes) else str(p) for p in response
-    )
 
 
 class Account:
@@ -310,10 +288,10 @@ class Account:
             while not self.stopping.is_set() and time.monotonic() < renew:
                 tick = time.monotonic()
                 responses = client.idle_check(timeout=_IDLE_TICK)
-                trouble = next((r for r in responses if _trouble(r)), None)
-                if trouble is not None:
-                    raise TransientError(f"IDLE: the server said {_words(trouble)!r}")
-                if any(_event(r) for r in responses):
+                bad = next((r for r in responses if trouble(r)), None)
+                if bad is not None:
+                    raise TransientError(f"IDLE: the server said {words(bad)!r}")
+                if any(idle_event(r) for r in responses):
                     break
                 if not responses and time.monotonic() - tick < _IDLE_TICK / 2:
                     break  # readable yet nothing to read: closed; DONE will say so
@@ -327,13 +305,13 @@ class Account:
         """Take every message above the last UID taken, ``batch_size`` at a time."""
         size = self.config.batch_size
         while not self.stopping.is_set():
-            _announced(client)  # this search sees everything announced so far
+            announced(client)  # this search sees everything announced so far
             with mapped("search"):
                 found = client.search(["UID", f"{self._last_uid + 1}:*"])
             # "n:*" always matches the highest UID, even below n (RFC 3501 6.4.8).
             uids = sorted(u for u in found if u > self._last_uid)
             if not uids:
-                if _announced(client):  # mail arrived while the server searched
+                if announced(client):  # mail arrived while the server searched
                     continue
                 return
             for start in range(0, len(uids), size):

@@ -150,3 +150,37 @@ def probe(config: ImapConfig, *, timeout: float = 15.0, tokens: TokenSource | No
     finally:
         close(client)
     return Probe(folders, messages, b"IDLE" in capabilities, b"MOVE" in capabilities)
+
+
+# -- reading what the server says ------------------------------------------------------
+
+
+def idle_event(response: tuple[Any, ...]) -> bool:
+    """Whether an IDLE response is news (EXISTS, EXPUNGE …) rather than a keep-alive."""
+    return not (len(response) > 0 and response[0] == b"OK")
+
+
+def announced(client: Any) -> bool:
+    """Whether the server announced new mail (EXISTS) during the commands since last asked.
+
+    A message that arrives while a SEARCH runs is announced in that command's untagged
+    responses and never again; missing it would leave it waiting until the next check.
+    imapclient keeps no record of them, imaplib does.
+    """
+    pending = client._imap.untagged_responses
+    return any(pending.pop(key, None) for key in ("EXISTS", b"EXISTS"))
+
+
+def trouble(response: tuple[Any, ...]) -> bool:
+    """BYE, or a NO or BAD outside any command: the session cannot be trusted any more.
+
+    Dovecot answers an IDLE whose folder was deleted and recreated with "* NO Internal
+    error" and then keeps showing the old folder; only a new login sees the new one.
+    """
+    return len(response) > 0 and response[0] in (b"NO", b"BAD", b"BYE")
+
+
+def words(response: tuple[Any, ...]) -> str:
+    return " ".join(
+        p.decode("ascii", "replace") if isinstance(p, bytes) else str(p) for p in response
+    )
