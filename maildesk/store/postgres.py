@@ -188,14 +188,23 @@ class _Pipelined:
 
 
 def _where(url: str) -> str:
-    """Host, port and database of ``url``, for a message (never its user or password).
+    """Hosts, ports and database of ``url``, for a message (never its user or password).
 
     >>> _where("postgresql://desk:s3cret@db.example:5433/maildesk")
     'db.example:5433/maildesk'
+    >>> _where("postgresql://desk@db1:5432,db2:5432/maildesk?target_session_attrs=read-write")
+    'db1:5432,db2:5432/maildesk'
     """
     parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.hostname or 'localhost'}{port}{parts.path}"
+    # netloc, not hostname and port: a libpq URI may list several hosts, which urlsplit
+    # cannot read a port from.
+    hosts = parts.netloc.rpartition("@")[2] or "localhost"
+    return f"{hosts}{parts.path}"
+
+
+# A connection attempt to a server that is gone without a word (a failed-over address
+# that answers nothing) would wait for TCP's own timeout, minutes, on the writer thread.
+_CONNECT_TIMEOUT = 10
 
 
 def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
@@ -207,6 +216,8 @@ def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
         if not password:
             raise ConfigError([f"maildesk.database_password_env: ${password_env} is not set"])
         extra["password"] = password
+    if "connect_timeout" not in url:  # the admin's own setting in the URI wins
+        extra["connect_timeout"] = _CONNECT_TIMEOUT
     try:
         conn = psycopg.connect(
             url, autocommit=True, row_factory=_rows, application_name="maildesk", **extra
