@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -25,6 +26,20 @@ import psycopg
 from psycopg.rows import RowMaker
 
 from maildesk.errors import ConfigError, TransientError
+
+
+class _LostPipelineNoted(logging.Filter):
+    """psycopg warns that a pipeline cannot end when its connection was cut under it: one
+    line per group of messages in hand. The store's session says once that the database
+    is lost (session.py); an error of a pipeline on a sound connection still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        cut = bool(args) and getattr(getattr(args[0], "_conn", None), "broken", False)
+        return not (str(record.msg).startswith("error ignored") and cut)
+
+
+logging.getLogger("psycopg").addFilter(_LostPipelineNoted())
 
 
 class Row:

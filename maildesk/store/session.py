@@ -179,7 +179,7 @@ class Session:
 
 
 def _reason(error: BaseException) -> str:
-    """The last line of a driver's message (libpq writes several); never a password, as
-    libpq does not repeat one."""
+    """The first line of a driver's message (libpq goes on with guesses on the next ones);
+    never a password, which libpq does not repeat."""
     text = str(error).strip()
-    return text.splitlines()[-1] if text else type(error).__name__
+    return text.splitlines()[0].strip() if text else type(error).__name__

@@ -65,7 +65,8 @@ def test_a_cut_connection_is_lost_and_comes_back_after_the_backoff(
         assert not session.ready()  # the backoff first
         clock.now += 0.5
         assert session.ready()
-    assert session.up and session.reconnects == 1
+    assert session.up
+    assert session.reconnects == 1
     assert store.conn.execute("SELECT 1").fetchone()[0] == 1
     lines = [r for r in caplog.records if r.name == "maildesk.store.session"]
     assert [r.levelname for r in lines] == ["WARNING", "INFO"]
@@ -81,7 +82,8 @@ def test_an_sql_error_keeps_its_meaning(store: Store) -> None:
     with pytest.raises(psycopg.errors.UniqueViolation) as raised:
         store.conn.execute("INSERT INTO t VALUES (1)")
     assert session.after_error(raised.value) is raised.value
-    assert session.up and not connection_lost(store)
+    assert session.up
+    assert not connection_lost(store)
 
 
 @pytest.mark.stores("postgresql")
@@ -92,7 +94,7 @@ def test_locks_are_forgotten_with_the_session_and_taken_again_unless_another_has
     clock = Ticks()
     session = Session(store, mine, clock=clock)
     info, crm = account_key("info"), account_key("crm")
-    assert mine.take(SWEEP_LOCK) and mine.take(info) and mine.take(crm)
+    assert all(mine.take(key) for key in (SWEEP_LOCK, info, crm))
     other_store = Store(store_location)
     try:
         other = Ownership(other_store)
@@ -139,4 +141,6 @@ def test_on_sqlite_nothing_is_ever_lost(store: Store) -> None:
     session = Session(store)
     error = ValueError("a bug")
     assert session.after_error(error) is error
-    assert session.up and session.ready() and session.probe()
+    assert session.up
+    assert session.ready()
+    assert session.probe()
