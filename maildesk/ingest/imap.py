@@ -184,6 +184,16 @@ class Account:
         self.stopping.wait(min(OWNER_CHECK_SECONDS, self.config.poll_seconds))
         return False
 
+    def _still_owned(self) -> bool:
+        """Whether this daemon still reads the account, asked before each look at the
+        folder: a lock dies with a lost database session and another daemon may take it."""
+        if self.owner is None:
+            return True
+        try:
+            return self.owner(self.name)
+        except Exception:  # the store cannot say: stay; the writer refuses its mail meanwhile
+            return True
+
     @property
     def name(self) -> str:
         return self.config.name
@@ -235,6 +245,8 @@ class Account:
             f" collecting from {config.folder!r} ({mode})",
         )
         while not self.stopping.is_set():
+            if not self._still_owned():
+                return  # the run loop stands by until the account is this daemon's again
             try:
                 self._drain(client)
             except _StoreFailed as exc:  # the store's trouble, not the server's: stay

@@ -18,6 +18,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import MISSING, SMTP
 
 from maildesk.config import ListenerConfig
+from maildesk.errors import TransientError
 from maildesk.ingest.envelope import Envelope, Outcome, Quarantined, Stored
 from maildesk.ingest.smtp_data import read_data
 
@@ -81,6 +82,9 @@ class Handler:
                 bytes(envelope.original_content),
                 Envelope(envelope.mail_from, recipients, self.protocol),
             )
+        except TransientError as exc:  # said once where it arose (a lost database, a stop)
+            log.debug("answered 451 to %s: %s", _printable(envelope.mail_from), exc)
+            return self._each(recipients, TEMPORARY_FAILURE)
         except Exception:
             log.exception(
                 "cannot store a message from %s; answered 451", _printable(envelope.mail_from)

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from maildesk.clock import Clock
@@ -43,6 +43,7 @@ from maildesk.errors import PermanentError, TransientError
 from maildesk.outbox.transports import Transport, next_attempt, recipients
 from maildesk.privacy.anonymity import is_alias
 from maildesk.store import claims
+from maildesk.store.session import DatabaseLost
 from maildesk.store.store import Store, from_iso, iso
 
 log = logging.getLogger(__name__)
@@ -96,17 +97,23 @@ class Sender:
     def __init__(self, daemon: Host) -> None:
         self.daemon = daemon
         self.relay = RelayState()  # read by /healthz: replaced whole, never changed in place
+        # Rows the relay took whose "sent" mark the database was not there to record: marked
+        # before anything is claimed again, so this daemon does not send them a second time.
+        self._unmarked: list[tuple[int, datetime]] = []
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Deliver what is due until ``stop``; ``wake`` says new rows were written."""
         daemon = self.daemon
         while not stop.is_set():
+            upcoming = None
             try:
                 await self.deliver_due(stop=stop)
+                upcoming = await daemon.db(claims.next_due_at, daemon.store)
+            except DatabaseLost:  # the writer logs the loss and the return, once each
+                pass
             except Exception:  # the sender must outlive any one bad row or database hiccup
                 log.exception("outbox pass failed; will retry")
             wait = _IDLE_POLL
-            upcoming = await daemon.db(claims.next_due_at, daemon.store)
             if upcoming is not None:
                 wait = max(0.0, min(wait, (upcoming - daemon.clock.now()).total_seconds()))
             wake.clear()
@@ -122,6 +129,10 @@ class Sender:
         finished), or the monotonic ``deadline`` passes. Rows claimed and not delivered
         are given back for another daemon."""
         daemon = self.daemon
+        while self._unmarked:  # delivered while the database was away: not to go twice
+            row_id, at = self._unmarked[0]
+            await daemon.db_committed(daemon.store.outbox_sent, row_id, at)
+            self._unmarked.pop(0)
         while True:
             rows = await daemon.db(claims.claim_due, daemon.store, daemon.clock.now(), _CLAIM)
             if not rows:
@@ -149,6 +160,8 @@ class Sender:
         daemon = self.daemon
         try:
             given = await daemon.db(claims.release, daemon.store, held)
+        except DatabaseLost:  # their claims went with the session
+            return
         except Exception as exc:  # the session's end frees them anyway
             log.warning("cannot give back %d claimed outbox row(s): %s", len(held), exc)
             return
@@ -194,7 +207,12 @@ class Sender:
                 await daemon.db(daemon.store.outbox_retry, row_id, str(exc), retry)
         else:
             # Committed before the next delivery starts: a kill re-sends only the one in flight.
-            await daemon.db_committed(daemon.store.outbox_sent, row_id, daemon.clock.now())
+            now = daemon.clock.now()
+            try:
+                await daemon.db_committed(daemon.store.outbox_sent, row_id, now)
+            except DatabaseLost:
+                self._unmarked.append((row_id, now))
+                raise
             self._relay("ok", "")
             daemon.metrics.delivery("sent")
             log.info("sent %s to %s", what, ", ".join(rcpt))

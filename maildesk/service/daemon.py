@@ -40,7 +40,7 @@ from maildesk.outbox.transports import FileTransport, Transport, make_transport
 from maildesk.privacy import sealed
 from maildesk.reports.monthly import MonthlyReport
 from maildesk.service import logs, reload
-from maildesk.service.health import Holdings, JobState, install
+from maildesk.service.health import DatabaseState, Holdings, JobState, install
 from maildesk.service.imap_sink import ImapSink
 from maildesk.service.metrics import Metrics
 from maildesk.service.retention import PURGE_JOB, Retention
@@ -52,6 +52,7 @@ from maildesk.service.writer import Writer
 from maildesk.sla.sweeps import Sweeps
 from maildesk.store.database import redacted
 from maildesk.store.locks import SWEEP_LOCK, Ownership, account_key
+from maildesk.store.session import Session
 from maildesk.store.store import Store
 from maildesk.surveys import web as survey_web
 from maildesk.surveys.service import Surveyor
@@ -63,6 +64,9 @@ T = TypeVar("T")
 STOP_SECONDS = 20.0  # SIGTERM to exit; systemd's TimeoutStopSec (30 s) leaves a margin
 _DRAIN_SECONDS = 10.0  # of which at most this long for SMTP transactions under way
 _STATUS_EVERY = 15.0  # seconds between STATUS updates to systemd (and watchdog checks)
+# An idle daemon's check of its database session: how long it may show a lock as held
+# that a cut session already gave up.
+_PROBE_EVERY = 2.0
 
 
 class Daemon:
@@ -77,13 +81,15 @@ class Daemon:
         self.templates = Templates(config.templates_dir, config.language)
         self.desk = Desk(config, self.store, self.templates, self.secret, self.sealer)
         self.pipeline = Pipeline(self.desk, self.clock)
-        self.writer = Writer(self.store, self.pipeline)
+        # Among several daemons on one database: the sweeps and each IMAP account belong
+        # to the daemon whose writer's session holds their lock (store/locks.py). A lost
+        # session takes them with it; the writer asks again once connected (session.py).
+        self.ownership = Ownership(self.store)
+        self.session = Session(self.store, self.ownership)
+        self.writer = Writer(self.store, self.pipeline, session=self.session)
         # One source per [[oauth]] credential, shared by the accounts and the relay that
         # name it; kept across reloads ([[oauth]] changes wait for a restart).
         self.tokens = token_sources(config, self.clock)
-        # Among several daemons on one database: the sweeps and each IMAP account belong
-        # to the daemon whose writer's session holds their lock (store/locks.py).
-        self.ownership = Ownership(self.store)
         self.node = config.node or socket.gethostname()  # a reload may rename it
         self.transport: Transport = self._transport(config)
         self.notifier = notifier or Notifier()
@@ -127,6 +133,12 @@ class Daemon:
             sweeps=SWEEP_LOCK in held,
             imap=tuple(a.name for a in self.config.imap if account_key(a.name) in held),
         )
+
+    @property
+    def database(self) -> DatabaseState:
+        """For /healthz and /metrics: whether the writer's connection is up."""
+        session = self.session
+        return DatabaseState(session.up, session.error, session.reconnects)
 
     @property
     def surveyor(self) -> Surveyor:  # the survey pages answer with the desk in force
@@ -183,14 +195,23 @@ class Daemon:
         """``db``, answered at the commit rather than after the fsync (writer.py)."""
         return await asyncio.wrap_future(self.writer.submit_committed(func, *args))
 
-    async def accept(self, raw: bytes, envelope: Envelope) -> Outcome:
+    async def accept(self, raw: bytes, envelope: Envelope, account: str | None = None) -> Outcome:
+        """Store one message. From an IMAP ``account``, only while this daemon holds the
+        account's lock: a lost database session may have handed it to another daemon."""
         if self._closed:
             raise TransientError("shutting down; the message was not taken")
         self._in_flight += 1
         started = time.monotonic()
         result = "error"
+        guard = None
+        if account is not None:
+            key = account_key(account)
+
+            def guard() -> bool:
+                return key in self.ownership.held
+
         try:
-            outcome = await asyncio.wrap_future(self.writer.accept(raw, envelope))
+            outcome = await asyncio.wrap_future(self.writer.accept(raw, envelope, guard))
             result = type(outcome).__name__.lower()  # stored, duplicate, quarantined
         finally:
             self._in_flight -= 1
@@ -239,6 +260,7 @@ class Daemon:
             for c in (self._reloader(), self.retention.run(self._stop, self._took_sweeps))
         ]
         heartbeat = asyncio.create_task(self._heartbeat())
+        chores.append(asyncio.create_task(self._watch_database()))
         self.ready = True
         log.info("maildesk ready: %s", self._describe(server is not None))
         anonymous = [q.name for q in self.config.queues if q.anonymous]
@@ -417,6 +439,8 @@ class Daemon:
                     await asyncio.wait_for(asyncio.shield(self.db(_alive)), timeout=interval)
                 except TimeoutError:
                     log.warning("the writer has not answered for %g s; watchdog not fed", interval)
+                except TransientError:  # the database is lost: the writer answered all the
+                    self.notifier.ping()  # same, and a restart would not bring it back sooner
                 else:
                     self.notifier.ping()
             status = self._status()
@@ -425,12 +449,24 @@ class Daemon:
                 shown = status
             await asyncio.sleep(interval)
 
+    async def _watch_database(self) -> None:
+        """Ask the database for nothing every few seconds: an idle daemon notices a lost
+        session, gives up its locks and connects again without waiting for mail."""
+        if not self.store.dialect.is_postgres:
+            return
+        while True:
+            await asyncio.sleep(_PROBE_EVERY)
+            with contextlib.suppress(TransientError):  # the session says it, once
+                await self.db(self.session.probe)
+
     def _status(self) -> str:
         parts = [
             f"{self.metrics.total_ingested()} message(s) taken since start",
             f"relay {self.relay.state}",
         ]
         parts += [f"imap {a.name} {a.state}" for a in self.accounts]
+        if not self.session.up:
+            parts.append("database lost, reconnecting")
         return "; ".join(parts)
 
 

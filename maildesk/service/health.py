@@ -64,6 +64,16 @@ class Holdings:
     imap: tuple[str, ...] = ()  # the IMAP accounts this daemon reads
 
 
+@dataclass(frozen=True)
+class DatabaseState:
+    """The daemon's own connection (the writer's), which a check on a new one cannot see:
+    cut by a restart of the database, it is down until the writer connects again."""
+
+    up: bool = True
+    error: str = ""
+    reconnects: int = 0  # sessions opened again since start
+
+
 class Observed(Protocol):
     """What the daemon shows to the HTTP threads."""
 
@@ -97,6 +107,9 @@ class Observed(Protocol):
     @property
     def holdings(self) -> Holdings: ...
 
+    @property
+    def database(self) -> DatabaseState: ...
+
 
 def install(web: WebServer, daemon: Observed) -> None:
     web.route("GET", "/healthz", lambda request: healthz(daemon, request))
@@ -105,6 +118,7 @@ def install(web: WebServer, daemon: Observed) -> None:
 
 def _database(daemon: Observed) -> tuple[dict[str, Any], Connection | None]:
     config = daemon.config
+    own = daemon.database
     conn = None
     try:
         conn = queries.open_reader(config.store_location, config.database_password_env)
@@ -112,8 +126,14 @@ def _database(daemon: Observed) -> tuple[dict[str, Any], Connection | None]:
     except Exception as exc:  # any failure to read is what this check is for
         if conn is not None:
             conn.close()
-        return {"state": "failing", "error": str(exc)}, None
-    return {"state": "ok"}, conn
+        return {"state": "failing", "error": str(exc), "reconnects": own.reconnects}, None
+    if not own.up:  # the database answers a new connection; the writer's is not back yet
+        return {
+            "state": "failing",
+            "error": f"the daemon's connection is lost, reconnecting: {own.error}",
+            "reconnects": own.reconnects,
+        }, conn
+    return {"state": "ok", "reconnects": own.reconnects}, conn
 
 
 def healthz(daemon: Observed, request: Request) -> Response:
@@ -195,7 +215,19 @@ def metrics(daemon: Observed, request: Request) -> Response:
         finally:
             conn.close()
     families.append(
-        gauge("maildesk_store_up", "1 when the store can be read.", {(): database["state"] == "ok"})
+        gauge(
+            "maildesk_store_up",
+            "1 when the store can be read and the daemon's own connection to it is up.",
+            {(): database["state"] == "ok"},
+        )
+    )
+    families.append(
+        Family(
+            "maildesk_store_reconnects_total",
+            "counter",
+            "Times the daemon connected to its database again after losing the connection.",
+            [("", (), daemon.database.reconnects)],
+        )
     )
     return Response(HTTPStatus.OK, render(families).encode("utf-8"), METRICS_TYPE)
 

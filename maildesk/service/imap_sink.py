@@ -22,9 +22,14 @@ class ImapSink:
     def __init__(self, daemon: Daemon, loop: asyncio.AbstractEventLoop) -> None:
         self.daemon = daemon
         self.loop = loop
+        self._accounts = {a.source: a.name for a in daemon.config.imap}
 
     def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]:
-        return asyncio.run_coroutine_threadsafe(self.daemon.accept(raw, envelope), self.loop)
+        # Taken only while this daemon holds the account (Daemon.accept).
+        account = self._accounts.get(envelope.source)
+        return asyncio.run_coroutine_threadsafe(
+            self.daemon.accept(raw, envelope, account), self.loop
+        )
 
     def own(self, account: str) -> bool:
         """Whether this daemon reads ``account`` (another may, on a shared database)."""

@@ -6,6 +6,11 @@ message never takes the others down and a burst costs one fsync instead of one e
 Callers are answered only after the commit that holds their message is on disk
 (invariant 1): the commit itself does not wait for the disk, the syncer (syncer.py)
 does, on its own thread, while this one goes on with the next group.
+
+On PostgreSQL the connection may be cut under the writer (the server restarts or fails
+over): the work in hand and whatever arrives until the database is back is answered
+``DatabaseLost`` ("try again"), and the writer connects again with a backoff between its
+jobs (store/session.py).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from maildesk.errors import TransientError
 from maildesk.ingest.envelope import Envelope, Outcome
 from maildesk.ingest.pipeline import Pipeline
 from maildesk.service.syncer import WRITER_CHECKPOINT_PAGES, Settlement, Syncer
+from maildesk.store.session import Session
 from maildesk.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,9 @@ class _Job:
     durable: bool = True  # answer after the fsync (else at the commit; see submit_committed)
     raw: bytes = b""  # or a message to ingest
     envelope: Envelope | None = None
+    # On the writer thread, just before the message is taken: whether it may be (an IMAP
+    # account's message, while this daemon holds the account's lock).
+    guard: Callable[[], bool] | None = None
 
 
 _STOP = _Job()
@@ -49,11 +59,17 @@ def _on_disk_already() -> None:
 
 class Writer:
     def __init__(
-        self, store: Store, pipeline: Pipeline, sync: Callable[[], None] | None = None
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        sync: Callable[[], None] | None = None,
+        session: Session | None = None,
     ) -> None:
-        """``sync`` flushes the store to disk; by default an fsync of its log."""
+        """``sync`` flushes the store to disk; by default an fsync of its log. ``session``
+        keeps the store's database session (one of its own by default)."""
         self.store = store
         self.pipeline = pipeline
+        self.session = session or Session(store)
         if store.dialect.is_postgres:
             # PostgreSQL's COMMIT returns once the server's log is on disk: nothing of
             # ours to wait for, and the syncer only keeps the answering order.
@@ -84,9 +100,12 @@ class Writer:
         self._jobs.put(job)
         return job.future
 
-    def accept(self, raw: bytes, envelope: Envelope) -> Future[Outcome]:
-        """Ingest one message; the future resolves after its transaction committed."""
-        job = _Job(raw=raw, envelope=envelope)
+    def accept(
+        self, raw: bytes, envelope: Envelope, guard: Callable[[], bool] | None = None
+    ) -> Future[Outcome]:
+        """Ingest one message; the future resolves after its transaction committed.
+        ``guard``, if given, is asked on the writer thread first: False answers "try again"."""
+        job = _Job(raw=raw, envelope=envelope, guard=guard)
         self._jobs.put(job)
         return job.future
 
@@ -98,8 +117,14 @@ class Writer:
     def _run(self) -> None:
         pending: _Job | None = None
         while True:
-            job = pending if pending is not None else self._jobs.get()
-            pending = None
+            if pending is not None:
+                job, pending = pending, None
+            else:
+                try:  # while the database is lost, wake up to connect again
+                    job = self._jobs.get(timeout=self.session.wait())
+                except queue.Empty:
+                    self.session.ready()
+                    continue
             if job is _STOP:
                 break
             if job.envelope is None:
@@ -124,6 +149,9 @@ class Writer:
         # Setting a result on a cancelled future raises, which would end this thread.
         if job.call is None or not job.future.set_running_or_notify_cancel():
             return
+        if not self.session.ready():
+            job.future.set_exception(self.session.refused())
+            return
         try:
             if job.durable:
                 settlement = Settlement(job.future, job.call())
@@ -131,7 +159,7 @@ class Writer:
                 with self.store.committed_lazily():
                     settlement = Settlement(job.future, job.call())
         except BaseException as exc:
-            settlement = Settlement(job.future, error=exc)
+            settlement = Settlement(job.future, error=self.session.after_error(exc))
         if not job.durable:
             settlement.settle(None)
             # Still on disk soon, with whatever the sync thread flushes next.
@@ -143,23 +171,36 @@ class Writer:
         batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
         if not batch:
             return
+        if not self.session.ready():
+            for job in batch:
+                job.future.set_exception(self.session.refused())
+            return
         results: list[Outcome | BaseException] = []
         try:
             with self.store.pipelined(), self.store.transaction():
                 for job in batch:
                     if job.envelope is None:
                         continue
+                    if not self.session.up:  # lost under an earlier message of the group
+                        results.append(self.session.refused())
+                        continue
+                    if job.guard is not None and not job.guard():
+                        results.append(TransientError("another daemon reads this mailbox now"))
+                        continue
                     try:
                         with self.store.transaction():  # a savepoint: one failure stays alone
                             outcome = self.pipeline.accept(job.raw, job.envelope)
                     except Exception as exc:
-                        log.exception("cannot store a message from %s", job.envelope.source)
-                        results.append(exc)
+                        error = self.session.after_error(exc)
+                        if error is exc:  # the lost database is logged once, not per message
+                            log.exception("cannot store a message from %s", job.envelope.source)
+                        results.append(error)
                     else:  # on PostgreSQL an error may surface at the savepoint's end
                         results.append(outcome)
         except BaseException as exc:  # the commit itself failed: nothing of the batch holds
+            error = self.session.after_error(exc)
             for job in batch:
-                job.future.set_exception(exc)
+                job.future.set_exception(error)
             return
         self._syncer.settle(
             [

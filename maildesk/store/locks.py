@@ -6,6 +6,9 @@ advisory lock (``pg_try_advisory_lock``) on its store's connection, the one its 
 commits through: the lock lives exactly as long as that database session, so a daemon
 that dies (killed, its machine gone) loses it with the session, and the next daemon to
 ask gets it. Nothing is waited for: a daemon that does not get a lock asks again later.
+A daemon whose session is cut (the database restarted or failed over) forgets what it
+held at once and asks again on its new session (session.py), so two daemons never both
+count the same lock as theirs.
 
 On SQLite one daemon owns the file: every lock is granted.
 """
@@ -51,6 +54,12 @@ class Ownership:
                 return False
         self.held = self.held | {key}
         return True
+
+    def forget(self) -> frozenset[int]:
+        """The session that held the locks is gone, and the locks with it: hold nothing
+        (another daemon may take them now); what was held, to be asked for again."""
+        held, self.held = self.held, frozenset()
+        return held
 
     def give_up(self, key: int) -> None:
         """Let another daemon take ``key`` (this one stops doing what it guards)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -25,6 +26,20 @@ import psycopg
 from psycopg.rows import RowMaker
 
 from maildesk.errors import ConfigError, TransientError
+
+
+class _LostPipelineNoted(logging.Filter):
+    """psycopg warns that a pipeline cannot end when its connection was cut under it: one
+    line per group of messages in hand. The store's session says once that the database
+    is lost (session.py); an error of a pipeline on a sound connection still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        cut = bool(args) and getattr(getattr(args[0], "_conn", None), "broken", False)
+        return not (str(record.msg).startswith("error ignored") and cut)
+
+
+logging.getLogger("psycopg").addFilter(_LostPipelineNoted())
 
 
 class Row:
@@ -188,14 +203,23 @@ class _Pipelined:
 
 
 def _where(url: str) -> str:
-    """Host, port and database of ``url``, for a message (never its user or password).
+    """Hosts, ports and database of ``url``, for a message (never its user or password).
 
     >>> _where("postgresql://desk:s3cret@db.example:5433/maildesk")
     'db.example:5433/maildesk'
+    >>> _where("postgresql://desk@db1:5432,db2:5432/maildesk?target_session_attrs=read-write")
+    'db1:5432,db2:5432/maildesk'
     """
     parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.hostname or 'localhost'}{port}{parts.path}"
+    # netloc, not hostname and port: a libpq URI may list several hosts, which urlsplit
+    # cannot read a port from.
+    hosts = parts.netloc.rpartition("@")[2] or "localhost"
+    return f"{hosts}{parts.path}"
+
+
+# A connection attempt to a server that is gone without a word (a failed-over address
+# that answers nothing) would wait for TCP's own timeout, minutes, on the writer thread.
+_CONNECT_TIMEOUT = 10
 
 
 def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
@@ -207,6 +231,8 @@ def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
         if not password:
             raise ConfigError([f"maildesk.database_password_env: ${password_env} is not set"])
         extra["password"] = password
+    if "connect_timeout" not in url:  # the admin's own setting in the URI wins
+        extra["connect_timeout"] = _CONNECT_TIMEOUT
     try:
         conn = psycopg.connect(
             url, autocommit=True, row_factory=_rows, application_name="maildesk", **extra

@@ -11,13 +11,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from maildesk.model import State, Ticket
 from maildesk.store.database import Connection, is_url, redacted
+from maildesk.store.database import connect as connect_again
 from maildesk.store.outbox import OutboxRows, returned
 from maildesk.store.rows import (
     AlreadyStored,
@@ -64,6 +65,7 @@ class Store(OutboxRows):
         password, if any, is read from the variable ``password_env`` (else libpq's own
         ways: $PGPASSWORD, ~/.pgpass)."""
         self.location = path
+        self._password_env = password_env
         self.conn: Connection
         self.conn, self.dialect = connect(path, password_env)
         self._pg = self.conn if isinstance(self.conn, _Pipelining) else None
@@ -87,6 +89,17 @@ class Store(OutboxRows):
 
     def close(self) -> None:
         self.conn.close()
+
+    def reopen(self) -> None:
+        """Connect again in place of a lost connection (session.py). Nothing of the old
+        session is kept: its transaction was never committed, so no commit hook runs.
+        The schema was brought up to date at the first connection."""
+        with suppress(Exception):  # already gone: closing only frees what is left
+            self.conn.close()
+        self.conn, self.dialect = connect_again(self.location, self._password_env)
+        self._pg = self.conn if isinstance(self.conn, _Pipelining) else None
+        self._depth = 0
+        self._after_commit = []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
