@@ -220,6 +220,19 @@ def _where(url: str) -> str:
 # A connection attempt to a server that is gone without a word (a failed-over address
 # that answers nothing) would wait for TCP's own timeout, minutes, on the writer thread.
 _CONNECT_TIMEOUT = 10
+# The same for a connection already open: after a failover the old primary may vanish
+# without closing it, and a query under way would wait for TCP to give up (about 15
+# minutes of retransmissions). With these, libpq finds it dead within about 30 seconds
+# (keepalives when idle; tcp_user_timeout, in milliseconds, for data sent and never
+# acknowledged), the writer reconnects, and the mail in hand is answered "try again".
+# Only for TCP; an admin's own value in the URI wins.
+_TCP_DEFAULTS: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 15,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 
 
 def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
@@ -233,6 +246,7 @@ def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
         extra["password"] = password
     if "connect_timeout" not in url:  # the admin's own setting in the URI wins
         extra["connect_timeout"] = _CONNECT_TIMEOUT
+    extra.update({key: value for key, value in _TCP_DEFAULTS.items() if key not in url})
     try:
         conn = psycopg.connect(
             url, autocommit=True, row_factory=_rows, application_name="maildesk", **extra

@@ -14,6 +14,7 @@ import pytest
 
 from maildesk.store import claims
 from maildesk.store.locks import SWEEP_LOCK, Ownership, account_key
+from maildesk.store.postgres import PostgresConnection
 from maildesk.store.session import DatabaseLost, Session, connection_lost, reconnect_delay
 from maildesk.store.store import OutgoingMail, Store
 
@@ -144,3 +145,24 @@ def test_on_sqlite_nothing_is_ever_lost(store: Store) -> None:
     assert session.up
     assert session.ready()
     assert session.probe()
+
+
+@pytest.mark.stores("postgresql")
+def test_a_silent_server_is_found_dead_by_tcp_keepalives_unless_the_uri_says_otherwise(
+    store_location: Path | str,
+) -> None:
+    # After a failover the old primary may vanish without closing the connection; these
+    # make libpq give up on it in about 30 s instead of TCP's quarter of an hour.
+    store = Store(store_location)
+    chosen = Store(f"{store_location}?keepalives_idle=60")
+    try:
+        assert isinstance(store.conn, PostgresConnection)
+        assert isinstance(chosen.conn, PostgresConnection)
+        params = store.conn.raw.info.get_parameters()
+        assert params["keepalives"] == "1"
+        assert params["keepalives_idle"] == "15"
+        assert params["tcp_user_timeout"] == "30000"
+        assert chosen.conn.raw.info.get_parameters()["keepalives_idle"] == "60"
+    finally:
+        store.close()
+        chosen.close()
