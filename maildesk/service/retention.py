@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from maildesk.clock import Clock
@@ -82,7 +82,7 @@ class Retention:
         result = ""
         try:
             while not stop.is_set():
-                removed = await daemon.db(privacy.purge_batch, daemon.store, cutoff)
+                removed = await daemon.db(self._batch, cutoff)
                 total.add(removed)
                 if removed.tickets < privacy.BATCH:
                     break
@@ -94,6 +94,13 @@ class Retention:
         daemon.metrics.purged(total.tickets)
         self._job(state="scheduled", last_result=result or f"removed {total}")
         return total
+
+    def _batch(self, cutoff: datetime) -> privacy.Removed:
+        """On the writer thread: one batch, if this daemon still holds the sweep lock (a
+        session lost since the look took it with it)."""
+        if not self.daemon.take_sweeps():
+            return privacy.Removed()
+        return privacy.purge_batch(self.daemon.store, cutoff)
 
     def _job(self, **changes: Any) -> None:
         self.state = replace(self.state, **changes)

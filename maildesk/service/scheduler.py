@@ -174,7 +174,10 @@ class Scheduler:
             return
         self._state("monthly-report", state="running", last_run=iso(self.clock.now()))
         try:
-            sent = self.submit(lambda: monthly(self.clock.now())).result()
+            # Asked again beside the work, as in _part.
+            sent = self.submit(
+                lambda: monthly(self.clock.now()) if self.may_sweep() else None
+            ).result()
             result = f"sent {sent}" if sent else "nothing due"
         except Exception as exc:  # the next hour tries again
             log.exception("monthly report failed; the next run tries again")
@@ -193,8 +196,13 @@ class Scheduler:
             scheduler.modify_job(job, next_run_time=self.clock.now())
 
     def _part(self, sweep: Callable[[Sweeps, datetime], SweepReport]) -> tuple[SweepReport, int]:
-        """On the writer thread: the sweeps of the configuration in force, at ``now``."""
+        """On the writer thread: the sweeps of the configuration in force, at ``now``.
+
+        The lock is asked for again in the same job: a session lost since ``_standby``
+        took it with it, and another daemon may be sweeping now."""
         sweeps = self.sweeps()
+        if not self.may_sweep():
+            return SweepReport(), sweeps.config.sla.sweep_seconds
         return sweep(sweeps, self.clock.now()), sweeps.config.sla.sweep_seconds
 
     def _reschedule(self, interval: float) -> None:

@@ -124,3 +124,40 @@ def test_shutdown_during_a_run_that_changes_the_interval_ends(
         release.set()
         writer.close()
         store.close()
+
+
+def test_a_lock_lost_between_the_look_and_the_sweep_stops_the_sweep(
+    config: Config, store_location: Path | str
+) -> None:
+    """The look (_standby) and the sweep are two jobs on the writer; a session lost in
+    between takes the lock with it, and another daemon may sweep by then."""
+    clock, _store, pipeline, writer = desk(config, store_location)
+    message = EmailMessage()
+    message["From"] = "Ana <ana@example.com>"
+    message["To"] = "info@uni.example"
+    message["Subject"] = "Consulta"
+    message["Message-ID"] = "<s2@example.com>"
+    message.set_content("Hola")
+    envelope = Envelope("ana@example.com", ["info@uni.example"], "smtp")
+    writer.accept(message.as_bytes(), envelope).result()
+    clock.set(FRIDAY + timedelta(days=7))  # breached: a sweep would escalate it
+    lost = threading.Event()
+
+    def sweeps() -> Sweeps:  # on the writer, as the sweep's job begins: the session goes
+        lost.set()
+        return Sweeps(pipeline.desk)
+
+    scheduler = Scheduler(
+        sweeps, writer.submit, clock, interval=3600, may_sweep=lambda: not lost.is_set()
+    )
+    scheduler.start()
+    try:
+        assert lost.wait(10)  # the first run looked, held the lock, and began its job
+        deadline = time.monotonic() + 10
+        while scheduler.states["sla"].state != "scheduled" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scheduler.states["sla"].state == "scheduled"
+    finally:
+        scheduler.shutdown()
+        writer.close()
+    assert escalations_after_close(store_location) == 0
