@@ -39,7 +39,7 @@ from maildesk.outbox.sender import RelayState, Sender
 from maildesk.outbox.transports import FileTransport, Transport, make_transport
 from maildesk.privacy import sealed
 from maildesk.reports.monthly import MonthlyReport
-from maildesk.service import logs, reload
+from maildesk.service import logs, reload, watchdog
 from maildesk.service.health import DatabaseState, Holdings, JobState, install
 from maildesk.service.imap_sink import ImapSink
 from maildesk.service.metrics import Metrics
@@ -63,10 +63,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STOP_SECONDS = 20.0  # SIGTERM to exit; systemd's TimeoutStopSec (30 s) leaves a margin
 _DRAIN_SECONDS = 10.0  # of which at most this long for SMTP transactions under way
-_STATUS_EVERY = 15.0  # seconds between STATUS updates to systemd (and watchdog checks)
-# An idle daemon's check of its database session: how long it may show a lock as held
-# that a cut session already gave up.
-_PROBE_EVERY = 2.0
 
 
 class Daemon:
@@ -259,8 +255,8 @@ class Daemon:
             asyncio.create_task(c)
             for c in (self._reloader(), self.retention.run(self._stop, self._took_sweeps))
         ]
-        heartbeat = asyncio.create_task(self._heartbeat())
-        chores.append(asyncio.create_task(self._watch_database()))
+        heartbeat = asyncio.create_task(watchdog.heartbeat(self))
+        chores.append(asyncio.create_task(watchdog.watch_database(self)))
         self.ready = True
         log.info("maildesk ready: %s", self._describe(server is not None))
         anonymous = [q.name for q in self.config.queues if q.anonymous]
@@ -270,7 +266,7 @@ class Daemon:
                 ' pseudonyms and reach nobody; set [outgoing] transport = "smtp"',
                 ", ".join(anonymous),
             )
-        self.notifier.ready(self._status())
+        self.notifier.ready(self.status())
         await self._stop.wait()
         await self._shutdown(handler, server, threads, sending, chores)
         heartbeat.cancel()
@@ -408,13 +404,13 @@ class Daemon:
             log.warning("reload: %s", reload.restart_note(name))
         log.info("configuration reloaded from %s: %d queue(s)", source, len(config.queues))
         self.metrics.reload("applied")
-        self.notifier.ready(self._status())
+        self.notifier.ready(self.status())
         return True
 
     def _rejected(self) -> bool:
         log.error("reload rejected: the running configuration stays in force")
         self.metrics.reload("rejected")
-        self.notifier.ready(self._status())
+        self.notifier.ready(self.status())
         return False
 
     # -- timed chores ----------------------------------------------------------------------
@@ -424,42 +420,8 @@ class Daemon:
         """Every timed job, for /healthz: the scheduler's sweeps and the daily purge."""
         return {**self.scheduler.states, PURGE_JOB: self.retention.state}
 
-    async def _heartbeat(self) -> None:
-        """Feed systemd's watchdog while the writer answers, and keep STATUS current."""
-        if not self.notifier.enabled:
-            return
-        period = self.notifier.watchdog
-        interval = min(_STATUS_EVERY, period / 2) if period else _STATUS_EVERY
-        shown = self._status()  # what READY=1 said
-        while True:
-            if period and self.stopping:  # the writer is closing: TimeoutStopSec bounds us
-                self.notifier.ping()
-            elif period:
-                try:  # shielded: a slow answer is waited for again, never cancelled
-                    await asyncio.wait_for(asyncio.shield(self.db(_alive)), timeout=interval)
-                except TimeoutError:
-                    log.warning("the writer has not answered for %g s; watchdog not fed", interval)
-                except TransientError:  # the database is lost: the writer answered all the
-                    self.notifier.ping()  # same, and a restart would not bring it back sooner
-                else:
-                    self.notifier.ping()
-            status = self._status()
-            if status != shown and not self.stopping:
-                self.notifier.status(status)
-                shown = status
-            await asyncio.sleep(interval)
-
-    async def _watch_database(self) -> None:
-        """Ask the database for nothing every few seconds: an idle daemon notices a lost
-        session, gives up its locks and connects again without waiting for mail."""
-        if not self.store.dialect.is_postgres:
-            return
-        while True:
-            await asyncio.sleep(_PROBE_EVERY)
-            with contextlib.suppress(TransientError):  # the session says it, once
-                await self.db(self.session.probe)
-
-    def _status(self) -> str:
+    def status(self) -> str:
+        """One line for systemd's STATUS."""
         parts = [
             f"{self.metrics.total_ingested()} message(s) taken since start",
             f"relay {self.relay.state}",
@@ -468,7 +430,3 @@ class Daemon:
         if not self.session.up:
             parts.append("database lost, reconnecting")
         return "; ".join(parts)
-
-
-def _alive() -> bool:
-    return True
