@@ -202,10 +202,16 @@ def test_sigkill_at_random_moments_loses_nothing_and_stores_nothing_twice(
     wait_until(lambda: desk.inbound() == total, timeout=30, what=f"every message (seed {seed})")
     wait_until(lambda: desk.folder_flags("info", "INBOX") == {}, what="an empty INBOX")
     # The UID is recorded just after the move that empties the folder: wait for it too.
-    wait_until(
-        lambda: desk.db("SELECT last_uid FROM imap_state") == [(total,)],
-        what=f"the last UID recorded (seed {seed})",
-    )
+    recorded: list[Any] = []
+
+    def last_uid_recorded() -> bool:
+        recorded[:] = desk.db("SELECT folder, uidvalidity, last_uid FROM imap_state")
+        return [row[2] for row in recorded] == [total]
+
+    deadline = time.monotonic() + 20
+    while not last_uid_recorded():
+        assert time.monotonic() < deadline, f"last UID not {total} (seed {seed}): {recorded}"
+        time.sleep(0.05)
     assert desk.stop() == 0
 
     assert kills[0] < total, f"the first kill came after the work was done (seed {seed})"
