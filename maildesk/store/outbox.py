@@ -1,5 +1,6 @@
 """The outbox's rows: written inside the transaction that causes them, then sent,
-retried, failed or bounced (ARCHITECTURE.md invariant 3).
+retried, failed or bounced (ARCHITECTURE.md invariant 3); and how much went to one
+recipient lately, which the loop guards count.
 
 Part of ``Store`` (store.py), on its connection; claims among several daemons are in
 claims.py.
@@ -45,6 +46,26 @@ class OutboxRows:
             [(row_id, a.lower(), mail.kind, iso(now)) for a in dict.fromkeys(mail.rcpt_to)],
         )
         return row_id
+
+    def automatic_sent_since(self, recipient: str, since: datetime) -> int:
+        """How many automatic messages we queued for ``recipient`` since ``since``."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE recipient = ? AND created_at >= ?"
+            " AND kind IN ('ack', 'survey', 'reminder', 'notice')",
+            (recipient.lower(), iso(since)),
+        ).fetchone()
+        return int(row[0])
+
+    def mail_to_since(self, recipient: str, since: datetime, leave_out: Sequence[str]) -> int:
+        """How many mails we queued for ``recipient`` since ``since``, of any kind but
+        ``leave_out``, whoever else they also went to (the loop cap)."""
+        marks = ", ".join("?" * len(leave_out)) or "''"
+        row = self.conn.execute(
+            "SELECT count(*) FROM outbox_recipients WHERE address = ? AND created_at >= ?"  # noqa: S608 - placeholders only
+            f" AND kind NOT IN ({marks})",
+            (recipient.lower(), iso(since), *leave_out),
+        ).fetchone()
+        return int(row[0])
 
     def bounce_outbox(self, message_ids: Sequence[str], detail: str) -> list[Bounced]:
         """Mark our outgoing messages ``message_ids`` bounced; what each row was."""

@@ -401,26 +401,6 @@ class Store(OutboxRows):
 
     # -- outbox --------------------------------------------------------------------------
 
-    def automatic_sent_since(self, recipient: str, since: datetime) -> int:
-        """How many automatic messages we queued for ``recipient`` since ``since``."""
-        row = self.conn.execute(
-            "SELECT count(*) FROM outbox WHERE recipient = ? AND created_at >= ?"
-            " AND kind IN ('ack', 'survey', 'reminder', 'notice')",
-            (recipient.lower(), iso(since)),
-        ).fetchone()
-        return int(row[0])
-
-    def mail_to_since(self, recipient: str, since: datetime, leave_out: Sequence[str]) -> int:
-        """How many mails we queued for ``recipient`` since ``since``, of any kind but
-        ``leave_out``, whoever else they also went to (the loop cap)."""
-        marks = ", ".join("?" * len(leave_out)) or "''"
-        row = self.conn.execute(
-            "SELECT count(*) FROM outbox_recipients WHERE address = ? AND created_at >= ?"  # noqa: S608 - placeholders only
-            f" AND kind NOT IN ({marks})",
-            (recipient.lower(), iso(since), *leave_out),
-        ).fetchone()
-        return int(row[0])
-
     def event_since(self, kind: str, detail: str, since: datetime) -> bool:
         """Whether an event ``kind`` with ``detail`` was recorded since ``since``."""
         row = self.conn.execute(
