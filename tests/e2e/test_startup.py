@@ -47,3 +47,23 @@ def test_a_database_that_cannot_be_opened_is_named_with_its_setting(tmp_path: Pa
     assert f"cannot open the database {missing}" in done.stderr
     assert "key 'maildesk.database'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_postgresql_server_that_answers_nothing_is_one_line_naming_each_host(
+    tmp_path: Path,
+) -> None:
+    # Nothing listens on these ports: what libpq says is refused, in one line, with no
+    # password; systemd's Restart=on-failure tries again.
+    first, second = free_port(), free_port()
+    url = f"postgresql://desk:s3cret-pw@127.0.0.1:{first},127.0.0.1:{second}/maildesk"
+    (tmp_path / "config.toml").write_text(
+        f'[maildesk]\ndatabase = "{url}"\n[listener]\nport = {free_port()}\n', encoding="utf-8"
+    )
+    done = _maildesk(tmp_path, "run")
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        f"maildesk: cannot connect to the database 127.0.0.1:{first},127.0.0.1:{second}"
+        "/maildesk: Connection refused (each of 2 servers failed)"
+    ]
+    assert "s3cret-pw" not in done.stderr
