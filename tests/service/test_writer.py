@@ -72,6 +72,7 @@ def test_a_burst_is_committed_and_every_caller_answered(
     # What was answered is committed: another connection sees it.
     assert _committed(store_location) == 200
     assert _rows(store_location, "SELECT count(*) FROM outbox") == [(200,)]
+    assert isinstance(w.accept(raw(7), envelope).result(timeout=60), Duplicate)  # stored once
     w.close()
 
 
