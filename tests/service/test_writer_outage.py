@@ -18,7 +18,7 @@ from maildesk.errors import TransientError
 from maildesk.ingest.envelope import Envelope, Stored
 from maildesk.service.writer import Writer
 from maildesk.store.store import Store
-from tests.service.test_writer_postgres import raw
+from tests.service.test_writer import raw
 from tests.support.desk import build_pipeline
 
 pytestmark = pytest.mark.stores("postgresql")
