@@ -11,15 +11,15 @@ certificate credentials" on learn.microsoft.com describes them.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from maildesk.errors import PermanentError
 
@@ -33,7 +33,8 @@ def client_assertion(certificate_file: Path, client_id: str, audience: str, now:
     certificate and its RSA private key (as Entra's "Certificates & secrets" wants)."""
     certificate, key = _load(certificate_file)
     thumbprint = certificate.fingerprint(hashes.SHA256())
-    header = {"alg": "PS256", "typ": "JWT", "x5t#S256": _b64(thumbprint)}
+    x5t = base64.urlsafe_b64encode(thumbprint).rstrip(b"=").decode("ascii")
+    header = {"alg": "PS256", "typ": "JWT", "x5t#S256": x5t}
     issued = int(now.timestamp())
     claims = {
         "aud": audience,
@@ -44,14 +45,9 @@ def client_assertion(certificate_file: Path, client_id: str, audience: str, now:
         "iat": issued,
         "exp": issued + int(_LIFETIME.total_seconds()),
     }
-    signing_input = f"{_b64(_json(header))}.{_b64(_json(claims))}".encode("ascii")
-    # PS256 is RSASSA-PSS with SHA-256 and a salt as long as the hash (RFC 7518 3.5).
-    signature = key.sign(
-        signing_input,
-        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
-        hashes.SHA256(),
-    )
-    return f"{signing_input.decode('ascii')}.{_b64(signature)}"
+    # PS256 is RSASSA-PSS with SHA-256 (RFC 7518 3.5); joserfc signs, as it does the
+    # service account's assertion (service_account.py, through Authlib).
+    return jwt.encode(header, claims, RSAKey.import_key(key), algorithms=["PS256"])
 
 
 def _load(path: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
@@ -73,11 +69,3 @@ def _load(path: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     if not isinstance(key, rsa.RSAPrivateKey):
         raise PermanentError(f"certificate_file {path}: the private key must be RSA")
     return certificate, key
-
-
-def _json(value: Mapping[str, object]) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode("utf-8")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
