@@ -26,6 +26,7 @@ import psycopg
 from psycopg.rows import RowMaker
 
 from maildesk.errors import ConfigError, TransientError
+from maildesk.store.libpq import driver_reason
 
 
 class _LostPipelineNoted(logging.Filter):
@@ -217,26 +218,6 @@ def _where(url: str) -> str:
     return f"{hosts}{parts.path}"
 
 
-def refusal(text: str) -> str:
-    """libpq's reason for a failed connection, in one line: what the (last) server said,
-    and how many were tried when the URI lists several.
-
-    >>> refusal('connection failed: connection to server at "db", port 1 failed: '
-    ...         'Connection refused\\n\\tIs the server running on that host?')
-    'Connection refused'
-    >>> refusal('connection failed: connection to server at "db2", port 5432 failed: FATAL:  '
-    ...         'password authentication failed for user "desk"\\nMultiple connection '
-    ...         'attempts failed. All failures were:\\n- host: db1 ...\\n- host: db2 ...')
-    'FATAL:  password authentication failed for user "desk" (each of 2 servers failed)'
-    """
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    reason = lines[0].rsplit(" failed: ", 1)[-1]
-    tried = sum(1 for line in lines if line.startswith("- host:"))
-    return f"{reason} (each of {tried} servers failed)" if tried > 1 else reason
-
-
 # A connection attempt to a server that is gone without a word (a failed-over address
 # that answers nothing) would wait for TCP's own timeout, minutes, on the writer thread.
 _CONNECT_TIMEOUT = 10
@@ -272,6 +253,6 @@ def connect_postgres(url: str, password_env: str = "") -> PostgresConnection:
             url, autocommit=True, row_factory=_rows, application_name="maildesk", **extra
         )
     except psycopg.OperationalError as exc:  # down, refused, a wrong password: try later
-        reason = refusal(str(exc)) or type(exc).__name__
+        reason = driver_reason(exc)
         raise TransientError(f"cannot connect to the database {_where(url)}: {reason}") from exc
     return PostgresConnection(conn)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from maildesk.errors import TransientError
 from maildesk.store.database import redacted
+from maildesk.store.libpq import driver_reason
 from maildesk.store.locks import Ownership
 from maildesk.store.store import Store
 
@@ -93,7 +94,7 @@ class Session:
             return error
         if self.up:
             self._drop(error)
-        lost = DatabaseLost(f"the connection to the database is lost: {_reason(error)}")
+        lost = DatabaseLost(f"the connection to the database is lost: {driver_reason(error)}")
         lost.__cause__ = error
         return lost
 
@@ -147,7 +148,7 @@ class Session:
         self._lost_at = self.clock()
         self._failures = 0
         self._next_try = self._lost_at + RECONNECT_FIRST
-        self.error = _reason(error)
+        self.error = driver_reason(error)
         self._held = self.ownership.forget() if self.ownership is not None else frozenset()
         log.warning(
             "lost the connection to the database %s (%s): mail is answered 'try again'"
@@ -176,10 +177,3 @@ class Session:
         except Exception as exc:  # lost again at once: the next ready() starts over
             self.after_error(exc)
             return False
-
-
-def _reason(error: BaseException) -> str:
-    """The first line of a driver's message (libpq goes on with guesses on the next ones);
-    never a password, which libpq does not repeat."""
-    text = str(error).strip()
-    return text.splitlines()[0].strip() if text else type(error).__name__
